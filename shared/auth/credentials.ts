@@ -1,0 +1,79 @@
+import {
+  ClientAssertionCredential,
+  ClientCertificateCredential,
+  ClientSecretCredential,
+  ManagedIdentityCredential,
+  type TokenCredential,
+} from '@azure/identity';
+import type { AuthConfig, EndpointsConfig } from '../config';
+
+/**
+ * Builds the Management API credential for each tenant from the validated auth settings.
+ * One managed identity serves every tenant; each tenant gets its own confidential-client credential,
+ * because the token must be issued by that tenant.
+ */
+export class ManagementCredentials {
+  private readonly byTenant = new Map<string, TokenCredential>();
+  private managedIdentity: TokenCredential | undefined;
+
+  constructor(
+    private readonly auth: AuthConfig,
+    private readonly endpoints: EndpointsConfig,
+  ) {}
+
+  forTenant(tenantId: string): TokenCredential {
+    let credential = this.byTenant.get(tenantId);
+    if (!credential) {
+      credential = this.create(tenantId);
+      this.byTenant.set(tenantId, credential);
+    }
+    return credential;
+  }
+
+  private create(tenantId: string): TokenCredential {
+    const options = {
+      authorityHost: this.endpoints.loginHost,
+      // Instance discovery asks the public cloud about the authority; the simulator is not known there.
+      disableInstanceDiscovery: this.endpoints.overridden,
+      ...(this.endpoints.tlsCaPem !== undefined ? { tlsOptions: { ca: this.endpoints.tlsCaPem } } : {}),
+    };
+    const auth = this.auth;
+    switch (auth.mode) {
+      case 'secret':
+        return new ClientSecretCredential(tenantId, auth.clientId, auth.clientSecret.reveal(), options);
+      case 'certificate':
+        return 'pem' in auth.certificate
+          ? new ClientCertificateCredential(
+              tenantId,
+              auth.clientId,
+              { certificate: auth.certificate.pem.reveal() },
+              options,
+            )
+          : new ClientCertificateCredential(
+              tenantId,
+              auth.clientId,
+              { certificatePath: auth.certificate.path },
+              options,
+            );
+      case 'federated': {
+        const mi = (this.managedIdentity ??= new ManagedIdentityCredential({
+          clientId: auth.managedIdentityClientId,
+        }));
+        const audience = `${this.endpoints.tokenExchangeAudience}/.default`;
+        return new ClientAssertionCredential(
+          tenantId,
+          auth.clientId,
+          async () => {
+            const token = await mi.getToken(audience);
+            if (!token)
+              throw new Error(
+                'The managed identity returned no token for the federated credential exchange.',
+              );
+            return token.token;
+          },
+          options,
+        );
+      }
+    }
+  }
+}

@@ -1,0 +1,461 @@
+import { readFileSync } from 'node:fs';
+import { CLOUD_ENDPOINTS, CLOUDS, parseCloud, type Cloud } from './clouds';
+import { CONTENT_TYPES, type ContentType } from './contentTypes';
+import { ConfigError, type ConfigProblem } from './errors';
+import { isGuid } from './guid';
+import { Secret } from './secret';
+
+/**
+ * The one place that reads and validates settings (app settings in Azure, environment locally).
+ * Every setting the code reads is declared in SETTINGS, so docs and infra can be checked against it.
+ */
+
+export type AuthConfig =
+  | { mode: 'federated'; clientId: string; managedIdentityClientId: string }
+  | { mode: 'certificate'; clientId: string; certificate: { pem: Secret } | { path: string } }
+  | { mode: 'secret'; clientId: string; clientSecret: Secret };
+
+export interface TenantConfig {
+  tenantId: string;
+  /** Sent as PublisherIdentifier; decides which throttling quota the requests count against. */
+  publisherId: string;
+}
+
+export interface EndpointsConfig {
+  loginHost: string;
+  apiOrigin: string;
+  tokenExchangeAudience: string;
+  /** True when the simulator's endpoints replace the cloud's. */
+  overridden: boolean;
+  /** Extra CA (PEM) trusted for overridden endpoints, e.g. the simulator's self-signed certificate. */
+  tlsCaPem?: string;
+}
+
+export interface AuditfeedConfig {
+  tenants: TenantConfig[];
+  contentTypes: ContentType[];
+  cloud: Cloud;
+  endpoints: EndpointsConfig;
+  auth: AuthConfig;
+  collectSchedule: string;
+  runDeadlineMs: number;
+  initialLookbackHours: number;
+  retentionDays: number;
+  contentTypeRetentionDays: Partial<Record<ContentType, number>>;
+  http: { timeoutMs: number; maxRequestsPerMinute: number; maxRetries: number };
+}
+
+export interface SettingSpec {
+  name: string;
+  description: string;
+  example: string;
+  /** Default value when unset; undefined = required or conditional (see description). */
+  default?: string;
+  /** Only for local runs against the simulator; deployment never sets it. */
+  localOnly?: boolean;
+}
+
+const EXAMPLE_TENANT = '8d41e0c4-1b2c-4d5e-9f60-0a1b2c3d4e5f';
+const EXAMPLE_CLIENT = '0f3a9c27-5e4b-4d1a-8c6f-2b7e9d0a1c35';
+
+export const SETTINGS = {
+  tenantIds: {
+    name: 'AUDITFEED_TENANT_IDS',
+    description: 'Tenant ids (GUIDs) to collect, separated by commas.',
+    example: `${EXAMPLE_TENANT},3c2b1a09-8f7e-4d6c-b5a4-9e8d7c6b5a41`,
+  },
+  contentTypes: {
+    name: 'AUDITFEED_CONTENT_TYPES',
+    description: 'Content types to collect, separated by commas.',
+    example: 'Audit.Exchange,Audit.AzureActiveDirectory',
+    default: CONTENT_TYPES.join(','),
+  },
+  cloud: {
+    name: 'AUDITFEED_CLOUD',
+    description: `Microsoft 365 cloud: ${CLOUDS.join(', ')}.`,
+    example: 'GCCHigh',
+    default: 'Enterprise',
+  },
+  authMode: {
+    name: 'AUDITFEED_AUTH_MODE',
+    description:
+      'How to authenticate to the Management API: federated (managed identity as federated credential), certificate, secret.',
+    example: 'federated',
+    default: 'federated',
+  },
+  clientId: {
+    name: 'AUDITFEED_CLIENT_ID',
+    description: 'Application (client) id of the multi-tenant app registration with ActivityFeed.Read.',
+    example: EXAMPLE_CLIENT,
+  },
+  managedIdentityClientId: {
+    name: 'AUDITFEED_MANAGED_IDENTITY_CLIENT_ID',
+    description:
+      'Client id of the user-assigned managed identity used as federated credential (auth mode federated).',
+    example: '5b8e2f14-9a3c-4e6d-b1f0-7c2a9e4d8b63',
+  },
+  clientCertificate: {
+    name: 'AUDITFEED_CLIENT_CERTIFICATE',
+    description:
+      'PEM with certificate and private key (auth mode certificate), normally a Key Vault reference. Alternative: AUDITFEED_CLIENT_CERTIFICATE_PATH.',
+    example: '@Microsoft.KeyVault(SecretUri=https://kv-auditfeed.vault.azure.net/secrets/mgmt-api-cert/)',
+  },
+  clientCertificatePath: {
+    name: 'AUDITFEED_CLIENT_CERTIFICATE_PATH',
+    description: 'Path to a PEM file with certificate and private key (auth mode certificate).',
+    example: '/home/site/certs/auditfeed.pem',
+  },
+  clientSecret: {
+    name: 'AUDITFEED_CLIENT_SECRET',
+    description: 'Client secret (auth mode secret), as a Key Vault reference in Azure.',
+    example: '@Microsoft.KeyVault(SecretUri=https://kv-auditfeed.vault.azure.net/secrets/mgmt-api-secret/)',
+  },
+  publisherId: {
+    name: 'AUDITFEED_PUBLISHER_ID',
+    description:
+      'PublisherIdentifier sent on every request (the GUID of your own tenant); default: each tenant its own id.',
+    example: EXAMPLE_TENANT,
+  },
+  apiEndpoint: {
+    name: 'AUDITFEED_API_ENDPOINT',
+    description: 'Local simulator only: replaces the Management API origin (loopback addresses only).',
+    example: 'https://127.0.0.1:7443',
+    localOnly: true,
+  },
+  loginEndpoint: {
+    name: 'AUDITFEED_LOGIN_ENDPOINT',
+    description: 'Local simulator only: replaces the Entra login host (loopback addresses only).',
+    example: 'https://127.0.0.1:7443',
+    localOnly: true,
+  },
+  tlsCaFile: {
+    name: 'AUDITFEED_TLS_CA_FILE',
+    description:
+      "Local simulator only: PEM file of the simulator's self-signed certificate, trusted for the overridden endpoints.",
+    example: '.local/simulator-ca.pem',
+    localOnly: true,
+  },
+  collectSchedule: {
+    name: 'AUDITFEED_COLLECT_SCHEDULE',
+    description: 'NCRONTAB schedule of the collector (six fields, UTC).',
+    example: '0 */5 * * * *',
+    default: '0 */5 * * * *',
+  },
+  runDeadlineSeconds: {
+    name: 'AUDITFEED_RUN_DEADLINE_SECONDS',
+    description:
+      'A collector run stops taking new work after this many seconds (keep below functionTimeout in host.json).',
+    example: '480',
+    default: '480',
+  },
+  initialLookbackHours: {
+    name: 'AUDITFEED_INITIAL_LOOKBACK_HOURS',
+    description: 'How far back the first run of a content type starts (1 to 168; the API keeps 7 days).',
+    example: '24',
+    default: '168',
+  },
+  retentionDays: {
+    name: 'AUDITFEED_RETENTION_DAYS',
+    description: 'Days a record is kept in Cosmos DB (container default TTL).',
+    example: '365',
+    default: '180',
+  },
+  contentTypeRetentionDays: {
+    name: 'AUDITFEED_CONTENT_TYPE_RETENTION_DAYS',
+    description: 'Per-content-type retention overriding AUDITFEED_RETENTION_DAYS, as ContentType=days pairs.',
+    example: 'Audit.AzureActiveDirectory=90,Audit.Exchange=365',
+    default: '',
+  },
+  httpTimeoutSeconds: {
+    name: 'AUDITFEED_HTTP_TIMEOUT_SECONDS',
+    description: 'Timeout of one Management API request.',
+    example: '60',
+    default: '60',
+  },
+  maxRequestsPerMinute: {
+    name: 'AUDITFEED_MAX_REQUESTS_PER_MINUTE',
+    description: 'Request pace per tenant, under the service limit (2,000 per minute baseline).',
+    example: '1800',
+    default: '1800',
+  },
+  maxRetries: {
+    name: 'AUDITFEED_MAX_RETRIES',
+    description: 'Retries of one Management API request on throttling, 5xx and network errors.',
+    example: '6',
+    default: '6',
+  },
+} as const satisfies Record<string, SettingSpec>;
+
+type SettingKey = keyof typeof SETTINGS;
+type Env = Record<string, string | undefined>;
+
+/** Thrown inside a parser; turned into a ConfigProblem for its setting. */
+class Invalid extends Error {}
+
+class SettingsReader {
+  readonly problems: ConfigProblem[] = [];
+
+  constructor(private readonly env: Env) {}
+
+  raw(key: SettingKey): string | undefined {
+    const value = this.env[SETTINGS[key].name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  }
+
+  /** Parses a setting (or its default); records a problem and returns undefined if it is invalid or missing. */
+  get<T>(key: SettingKey, parse: (value: string) => T, required = false): T | undefined {
+    const spec: SettingSpec = SETTINGS[key];
+    const value = this.raw(key) ?? spec.default;
+    if (value === undefined) {
+      if (required) this.problem(key, undefined, 'is required');
+      return undefined;
+    }
+    try {
+      return parse(value);
+    } catch (e) {
+      if (!(e instanceof Invalid)) throw e;
+      this.problem(key, this.raw(key), e.message);
+      return undefined;
+    }
+  }
+
+  problem(key: SettingKey, value: string | undefined, problem: string): void {
+    this.problems.push({ setting: SETTINGS[key].name, value, problem, example: SETTINGS[key].example });
+  }
+}
+
+function list(value: string): string[] {
+  return value
+    .split(/[,;\s]+/)
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+function guid(value: string): string {
+  if (!isGuid(value)) throw new Invalid(`"${value}" is not a GUID`);
+  return value.toLowerCase();
+}
+
+function integer(min: number, max: number) {
+  return (value: string): number => {
+    if (!/^-?\d+$/.test(value)) throw new Invalid('must be a whole number');
+    const n = Number(value);
+    if (n < min || n > max) throw new Invalid(`must be between ${min} and ${max}`);
+    return n;
+  };
+}
+
+function contentType(value: string): ContentType {
+  const match = CONTENT_TYPES.find((ct) => ct.toLowerCase() === value.toLowerCase());
+  if (!match) throw new Invalid(`"${value}" is not a content type (valid: ${CONTENT_TYPES.join(', ')})`);
+  return match;
+}
+
+const NCRONTAB_FIELD = /^(\*|\d+(-\d+)?)(\/\d+)?(,(\*|\d+(-\d+)?)(\/\d+)?)*$/;
+const DAY_NAMES = /^(\*|[A-Za-z]{3}(-[A-Za-z]{3})?(,[A-Za-z]{3}(-[A-Za-z]{3})?)*)$/;
+
+function ncrontab(value: string): string {
+  const fields = value.split(/\s+/);
+  if (fields.length !== 6) {
+    throw new Invalid('must have six fields: {second} {minute} {hour} {day} {month} {day-of-week}');
+  }
+  fields.forEach((f, i) => {
+    if (!NCRONTAB_FIELD.test(f) && !(i >= 4 && DAY_NAMES.test(f))) {
+      throw new Invalid(`field ${i + 1} ("${f}") is not a valid NCRONTAB field`);
+    }
+  });
+  return value;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+function loopbackOrigin(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Invalid('is not an absolute URL');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Invalid('must be an http(s) URL');
+  if (!LOOPBACK.has(url.hostname)) {
+    throw new Invalid(
+      'endpoint overrides are for the local simulator only and must point at a loopback address',
+    );
+  }
+  if (url.pathname !== '/' || url.search || url.hash)
+    throw new Invalid('must be an origin without path or query');
+  return url.origin;
+}
+
+function perContentTypeDays(value: string): Partial<Record<ContentType, number>> {
+  const result: Partial<Record<ContentType, number>> = {};
+  for (const pair of list(value)) {
+    const [ct, days, extra] = pair.split('=');
+    if (ct === undefined || days === undefined || extra !== undefined)
+      throw new Invalid(`"${pair}" is not ContentType=days`);
+    result[contentType(ct)] = integer(1, 36500)(days);
+  }
+  return result;
+}
+
+/** Reads and validates all settings. Throws ConfigError listing every problem at once. */
+export function loadConfig(env: Env = process.env): AuditfeedConfig {
+  const r = new SettingsReader(env);
+
+  const tenantIds = r.get(
+    'tenantIds',
+    (v) => {
+      const ids = [...new Set(list(v).map(guid))];
+      if (ids.length === 0) throw new Invalid('names no tenant');
+      return ids;
+    },
+    true,
+  );
+  const contentTypes = r.get('contentTypes', (v) => {
+    const cts = [...new Set(list(v).map(contentType))];
+    if (cts.length === 0) throw new Invalid('names no content type');
+    return cts;
+  });
+  const cloud = r.get('cloud', (v) => {
+    const c = parseCloud(v);
+    if (!c) throw new Invalid(`is not a known cloud (valid: ${CLOUDS.join(', ')})`);
+    return c;
+  });
+  const publisherId = r.get('publisherId', guid);
+
+  const auth = readAuth(r);
+  const endpoints = cloud ? readEndpoints(r, cloud) : undefined;
+
+  const collectSchedule = r.get('collectSchedule', ncrontab);
+  const runDeadlineSeconds = r.get('runDeadlineSeconds', integer(30, 3600));
+  const initialLookbackHours = r.get('initialLookbackHours', integer(1, 168));
+  const retentionDays = r.get('retentionDays', integer(1, 36500));
+  const contentTypeRetentionDays = r.get('contentTypeRetentionDays', perContentTypeDays);
+  const timeoutSeconds = r.get('httpTimeoutSeconds', integer(1, 600));
+  const maxRequestsPerMinute = r.get('maxRequestsPerMinute', integer(1, 60000));
+  const maxRetries = r.get('maxRetries', integer(0, 20));
+
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+  // All values are defined here: every undefined above recorded a problem.
+  return {
+    tenants: tenantIds!.map((tenantId) => ({ tenantId, publisherId: publisherId ?? tenantId })),
+    contentTypes: contentTypes!,
+    cloud: cloud!,
+    endpoints: endpoints!,
+    auth: auth!,
+    collectSchedule: collectSchedule!,
+    runDeadlineMs: runDeadlineSeconds! * 1000,
+    initialLookbackHours: initialLookbackHours!,
+    retentionDays: retentionDays!,
+    contentTypeRetentionDays: contentTypeRetentionDays!,
+    http: {
+      timeoutMs: timeoutSeconds! * 1000,
+      maxRequestsPerMinute: maxRequestsPerMinute!,
+      maxRetries: maxRetries!,
+    },
+  };
+}
+
+function readAuth(r: SettingsReader): AuthConfig | undefined {
+  const mode = r.get('authMode', (v) => {
+    const m = v.toLowerCase();
+    if (m !== 'federated' && m !== 'certificate' && m !== 'secret') {
+      throw new Invalid('must be one of federated, certificate, secret');
+    }
+    return m;
+  });
+  const clientId = r.get('clientId', guid, true);
+  if (!mode || !clientId) return undefined;
+  switch (mode) {
+    case 'federated': {
+      const managedIdentityClientId = r.get('managedIdentityClientId', guid);
+      if (!managedIdentityClientId) {
+        if (!r.raw('managedIdentityClientId')) {
+          r.problem(
+            'managedIdentityClientId',
+            undefined,
+            'is required when AUDITFEED_AUTH_MODE is federated',
+          );
+        }
+        return undefined;
+      }
+      return { mode, clientId, managedIdentityClientId };
+    }
+    case 'certificate': {
+      const pem = r.raw('clientCertificate');
+      const path = r.raw('clientCertificatePath');
+      if (pem !== undefined) {
+        if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem) || !pem.includes('-----BEGIN CERTIFICATE-----')) {
+          r.problem(
+            'clientCertificate',
+            '[redacted]',
+            'must be a PEM holding both the certificate and its private key',
+          );
+          return undefined;
+        }
+        return { mode, clientId, certificate: { pem: new Secret(pem) } };
+      }
+      if (path !== undefined) return { mode, clientId, certificate: { path } };
+      r.problem(
+        'clientCertificate',
+        undefined,
+        'is required when AUDITFEED_AUTH_MODE is certificate (or set AUDITFEED_CLIENT_CERTIFICATE_PATH)',
+      );
+      return undefined;
+    }
+    case 'secret': {
+      const secret = r.raw('clientSecret');
+      if (secret === undefined) {
+        r.problem('clientSecret', undefined, 'is required when AUDITFEED_AUTH_MODE is secret');
+        return undefined;
+      }
+      return { mode, clientId, clientSecret: new Secret(secret) };
+    }
+  }
+}
+
+function readEndpoints(r: SettingsReader, cloud: Cloud): EndpointsConfig | undefined {
+  const base = CLOUD_ENDPOINTS[cloud];
+  const apiOrigin = r.get('apiEndpoint', loopbackOrigin);
+  const loginHost = r.get('loginEndpoint', loopbackOrigin);
+  const caFile = r.raw('tlsCaFile');
+  const overridden = r.raw('apiEndpoint') !== undefined || r.raw('loginEndpoint') !== undefined;
+  if (r.raw('apiEndpoint') !== undefined && apiOrigin === undefined) return undefined;
+  if (r.raw('loginEndpoint') !== undefined && loginHost === undefined) return undefined;
+
+  let tlsCaPem: string | undefined;
+  if (caFile !== undefined) {
+    if (!overridden) {
+      r.problem(
+        'tlsCaFile',
+        caFile,
+        'is only allowed together with AUDITFEED_API_ENDPOINT / AUDITFEED_LOGIN_ENDPOINT',
+      );
+      return undefined;
+    }
+    try {
+      tlsCaPem = readFileSync(caFile, 'utf8');
+    } catch (e) {
+      r.problem('tlsCaFile', caFile, `cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+      return undefined;
+    }
+    if (!tlsCaPem.includes('-----BEGIN CERTIFICATE-----')) {
+      r.problem('tlsCaFile', caFile, 'does not contain a PEM certificate');
+      return undefined;
+    }
+  }
+  return {
+    loginHost: loginHost ?? base.loginHost,
+    apiOrigin: apiOrigin ?? base.apiOrigin,
+    tokenExchangeAudience: base.tokenExchangeAudience,
+    overridden,
+    ...(tlsCaPem !== undefined ? { tlsCaPem } : {}),
+  };
+}
+
+/** A loggable view of the configuration: no secrets, no certificate bodies. */
+export function describeConfig(config: AuditfeedConfig): Record<string, unknown> {
+  return JSON.parse(
+    JSON.stringify({ ...config, endpoints: { ...config.endpoints, tlsCaPem: undefined } }),
+  ) as Record<string, unknown>;
+}

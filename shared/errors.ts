@@ -1,0 +1,132 @@
+/**
+ * Typed errors. Every error auditfeed raises on purpose is an AuditfeedError with a stable `code`,
+ * so callers branch on type or code, never on message text.
+ */
+export class AuditfeedError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+export interface ConfigProblem {
+  setting: string;
+  value: string | undefined;
+  problem: string;
+  example: string;
+}
+
+/** Bad configuration: lists every problem found, each with the setting, the bad value and a valid example. */
+export class ConfigError extends AuditfeedError {
+  constructor(readonly problems: ConfigProblem[]) {
+    super(
+      `Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+        problems
+          .map(
+            (p) =>
+              `  - ${p.setting}${p.value === undefined ? ' (not set)' : `=${JSON.stringify(p.value)}`}: ${p.problem}. ` +
+              `Example: ${p.setting}=${p.example}`,
+          )
+          .join('\n'),
+      'InvalidConfiguration',
+    );
+  }
+}
+
+export interface ManagementApiErrorDetails {
+  /** HTTP status, or undefined when no response arrived (timeout, reset). */
+  status?: number;
+  /** The service's error code, e.g. AF20022, or a network code such as ECONNRESET. */
+  serviceCode?: string;
+  requestId?: string;
+  /** Method and URL without query secrets; never the token. */
+  request: string;
+  retryable: boolean;
+  cause?: unknown;
+}
+
+/** A Management Activity API call failed. Carries the service's AF code, the HTTP status and the request id. */
+export class ManagementApiError extends AuditfeedError {
+  readonly status: number | undefined;
+  readonly serviceCode: string | undefined;
+  readonly requestId: string | undefined;
+  readonly request: string;
+  readonly retryable: boolean;
+
+  constructor(message: string, details: ManagementApiErrorDetails, code = 'ManagementApiError') {
+    super(message, code, { cause: details.cause });
+    this.status = details.status;
+    this.serviceCode = details.serviceCode;
+    this.requestId = details.requestId;
+    this.request = details.request;
+    this.retryable = details.retryable;
+  }
+}
+
+/** Throttled (403 AF429 or 429). `retryAfterMs` is set when the service sent Retry-After. */
+export class ThrottledError extends ManagementApiError {
+  constructor(
+    message: string,
+    details: ManagementApiErrorDetails,
+    readonly retryAfterMs: number | undefined,
+  ) {
+    super(message, details, 'Throttled');
+  }
+}
+
+/** AF20022 / AF20023: the content type has no enabled subscription; start it and try again. */
+export class SubscriptionNotEnabledError extends ManagementApiError {
+  constructor(message: string, details: ManagementApiErrorDetails) {
+    super(message, details, 'SubscriptionNotEnabled');
+  }
+}
+
+/** AF20050 / AF20051: the content blob does not exist or has expired. Terminal for that blob: a gap. */
+export class ContentUnavailableError extends ManagementApiError {
+  constructor(message: string, details: ManagementApiErrorDetails) {
+    super(message, details, 'ContentUnavailable');
+  }
+}
+
+/** The response arrived but does not have the documented shape. */
+export class MalformedResponseError extends ManagementApiError {
+  constructor(message: string, details: ManagementApiErrorDetails) {
+    super(message, details, 'MalformedResponse');
+  }
+}
+
+/** A URL from a response points at a host other than the configured API host; the token was not sent. */
+export class UntrustedUrlError extends AuditfeedError {
+  constructor(
+    readonly url: string,
+    readonly expectedOrigin: string,
+  ) {
+    super(
+      `Refusing to follow ${redactQuery(url)}: it is not on the configured Management API host ${expectedOrigin}; the access token was not sent.`,
+      'UntrustedUrl',
+    );
+  }
+}
+
+/** Getting an access token failed (bad secret, missing consent, unreachable login host). */
+export class AuthenticationError extends AuditfeedError {
+  constructor(message: string, cause?: unknown) {
+    super(message, 'AuthenticationFailed', { cause });
+  }
+}
+
+/** The operation was cancelled through its AbortSignal (e.g. the collector's deadline). */
+export class AbortedError extends AuditfeedError {
+  constructor(message = 'The operation was aborted.') {
+    super(message, 'Aborted');
+  }
+}
+
+export function redactQuery(url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? url : `${url.slice(0, q)}?…`;
+}

@@ -1,0 +1,213 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inspect } from 'node:util';
+import { CLOUD_ENDPOINTS, CLOUDS } from '../../shared/clouds';
+import { describeConfig, loadConfig, SETTINGS } from '../../shared/config';
+import { CONTENT_TYPES } from '../../shared/contentTypes';
+import { ConfigError } from '../../shared/errors';
+
+const TENANT = '8d41e0c4-1b2c-4d5e-9f60-0a1b2c3d4e5f';
+const TENANT2 = '3c2b1a09-8f7e-4d6c-b5a4-9e8d7c6b5a41';
+const CLIENT = '0f3a9c27-5e4b-4d1a-8c6f-2b7e9d0a1c35';
+const MI = '5b8e2f14-9a3c-4e6d-b1f0-7c2a9e4d8b63';
+
+const minimal = {
+  AUDITFEED_TENANT_IDS: TENANT,
+  AUDITFEED_CLIENT_ID: CLIENT,
+  AUDITFEED_MANAGED_IDENTITY_CLIENT_ID: MI,
+};
+
+function problemsOf(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (e) {
+    if (e instanceof ConfigError) return e;
+    throw e;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    const config = loadConfig(minimal);
+    expect(config.tenants).toEqual([{ tenantId: TENANT, publisherId: TENANT }]);
+    expect(config.contentTypes).toEqual([...CONTENT_TYPES]);
+    expect(config.cloud).toBe('Enterprise');
+    expect(config.endpoints).toEqual({ ...CLOUD_ENDPOINTS.Enterprise, overridden: false });
+    expect(config.auth).toEqual({ mode: 'federated', clientId: CLIENT, managedIdentityClientId: MI });
+    expect(config.collectSchedule).toBe('0 */5 * * * *');
+    expect(config.runDeadlineMs).toBe(480_000);
+    expect(config.initialLookbackHours).toBe(168);
+    expect(config.retentionDays).toBe(180);
+    expect(config.http).toEqual({ timeoutMs: 60_000, maxRequestsPerMinute: 1800, maxRetries: 6 });
+  });
+
+  it('accepts several tenants, dedupes them, and uses a shared publisher id when set', () => {
+    const config = loadConfig({
+      ...minimal,
+      AUDITFEED_TENANT_IDS: `${TENANT}, ${TENANT2.toUpperCase()};${TENANT}`,
+      AUDITFEED_PUBLISHER_ID: TENANT2,
+    });
+    expect(config.tenants).toEqual([
+      { tenantId: TENANT, publisherId: TENANT2 },
+      { tenantId: TENANT2, publisherId: TENANT2 },
+    ]);
+  });
+
+  it('maps every cloud to its login and API hosts, with aliases', () => {
+    for (const cloud of CLOUDS) {
+      expect(loadConfig({ ...minimal, AUDITFEED_CLOUD: cloud }).endpoints.apiOrigin).toBe(
+        CLOUD_ENDPOINTS[cloud].apiOrigin,
+      );
+    }
+    expect(loadConfig({ ...minimal, AUDITFEED_CLOUD: 'gcc-high' }).endpoints).toMatchObject({
+      loginHost: 'https://login.microsoftonline.us',
+      apiOrigin: 'https://manage.office365.us',
+      tokenExchangeAudience: 'api://AzureADTokenExchangeUSGov',
+    });
+    expect(loadConfig({ ...minimal, AUDITFEED_CLOUD: 'dod' }).endpoints.apiOrigin).toBe(
+      'https://manage.protection.apps.mil',
+    );
+    expect(loadConfig({ ...minimal, AUDITFEED_CLOUD: 'GCC' }).endpoints.apiOrigin).toBe(
+      'https://manage-gcc.office.com',
+    );
+    expect(loadConfig({ ...minimal, AUDITFEED_CLOUD: 'China' }).endpoints).toMatchObject({
+      loginHost: 'https://login.partner.microsoftonline.cn',
+      tokenExchangeAudience: 'api://AzureADTokenExchangeChina',
+    });
+  });
+
+  it('parses content types case-insensitively and per-content-type retention', () => {
+    const config = loadConfig({
+      ...minimal,
+      AUDITFEED_CONTENT_TYPES: 'audit.exchange, DLP.ALL',
+      AUDITFEED_CONTENT_TYPE_RETENTION_DAYS: 'Audit.AzureActiveDirectory=90,audit.exchange=365',
+    });
+    expect(config.contentTypes).toEqual(['Audit.Exchange', 'DLP.All']);
+    expect(config.contentTypeRetentionDays).toEqual({
+      'Audit.AzureActiveDirectory': 90,
+      'Audit.Exchange': 365,
+    });
+  });
+
+  it('reports every problem at once, each with the setting, the bad value and a valid example', () => {
+    const error = problemsOf({
+      AUDITFEED_TENANT_IDS: 'contoso.onmicrosoft.com',
+      AUDITFEED_CLIENT_ID: CLIENT,
+      AUDITFEED_MANAGED_IDENTITY_CLIENT_ID: MI,
+      AUDITFEED_CONTENT_TYPES: 'Audit.Exchange,Audit.Teams',
+      AUDITFEED_CLOUD: 'Mars',
+      AUDITFEED_RETENTION_DAYS: 'forever',
+      AUDITFEED_COLLECT_SCHEDULE: '*/5 * * * *',
+    });
+    expect(error.problems.map((p) => p.setting)).toEqual([
+      'AUDITFEED_TENANT_IDS',
+      'AUDITFEED_CONTENT_TYPES',
+      'AUDITFEED_CLOUD',
+      'AUDITFEED_COLLECT_SCHEDULE',
+      'AUDITFEED_RETENTION_DAYS',
+    ]);
+    expect(error.message).toContain(
+      'AUDITFEED_TENANT_IDS="contoso.onmicrosoft.com": "contoso.onmicrosoft.com" is not a GUID. Example: AUDITFEED_TENANT_IDS=8d41e0c4-',
+    );
+    expect(error.message).toContain(
+      '"Audit.Teams" is not a content type (valid: Audit.AzureActiveDirectory,',
+    );
+    expect(error.message).toContain(
+      'AUDITFEED_CLOUD="Mars": is not a known cloud (valid: Enterprise, GCC, GCCHigh',
+    );
+    expect(error.message).toContain('AUDITFEED_COLLECT_SCHEDULE="*/5 * * * *": must have six fields');
+    expect(error.message).toContain('AUDITFEED_RETENTION_DAYS="forever": must be a whole number. Example:');
+  });
+
+  it('names missing required settings', () => {
+    const error = problemsOf({});
+    expect(error.message).toContain('AUDITFEED_TENANT_IDS (not set): is required');
+    expect(error.message).toContain('AUDITFEED_CLIENT_ID (not set): is required');
+  });
+
+  it('requires what each auth mode needs', () => {
+    expect(problemsOf({ ...minimal, AUDITFEED_MANAGED_IDENTITY_CLIENT_ID: '' }).message).toContain(
+      'AUDITFEED_MANAGED_IDENTITY_CLIENT_ID (not set): is required when AUDITFEED_AUTH_MODE is federated',
+    );
+    expect(problemsOf({ ...minimal, AUDITFEED_AUTH_MODE: 'secret' }).message).toContain(
+      'AUDITFEED_CLIENT_SECRET (not set): is required when AUDITFEED_AUTH_MODE is secret',
+    );
+    expect(problemsOf({ ...minimal, AUDITFEED_AUTH_MODE: 'certificate' }).message).toContain(
+      'AUDITFEED_CLIENT_CERTIFICATE (not set): is required when AUDITFEED_AUTH_MODE is certificate',
+    );
+    expect(problemsOf({ ...minimal, AUDITFEED_AUTH_MODE: 'password' }).message).toContain(
+      'must be one of federated, certificate, secret',
+    );
+    const notPem = problemsOf({
+      ...minimal,
+      AUDITFEED_AUTH_MODE: 'certificate',
+      AUDITFEED_CLIENT_CERTIFICATE: 'abc',
+    });
+    expect(notPem.message).toContain('AUDITFEED_CLIENT_CERTIFICATE="[redacted]": must be a PEM');
+    expect(
+      loadConfig({
+        ...minimal,
+        AUDITFEED_AUTH_MODE: 'certificate',
+        AUDITFEED_CLIENT_CERTIFICATE_PATH: '/c.pem',
+      }).auth,
+    ).toEqual({ mode: 'certificate', clientId: CLIENT, certificate: { path: '/c.pem' } });
+  });
+
+  it('never shows a client secret when the config is logged, inspected or serialised', () => {
+    const config = loadConfig({
+      ...minimal,
+      AUDITFEED_AUTH_MODE: 'secret',
+      AUDITFEED_CLIENT_SECRET: 'Sup3r~s3cret',
+    });
+    expect(config.auth.mode === 'secret' && config.auth.clientSecret.reveal()).toBe('Sup3r~s3cret');
+    for (const text of [
+      JSON.stringify(config),
+      inspect(config, { depth: 10 }),
+      JSON.stringify(describeConfig(config)),
+    ]) {
+      expect(text).not.toContain('Sup3r~s3cret');
+      expect(text).toContain('[redacted]');
+    }
+  });
+
+  it('accepts simulator endpoint overrides on loopback only, with an optional CA file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'auditfeed-config-'));
+    const ca = join(dir, 'ca.pem');
+    writeFileSync(ca, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    const config = loadConfig({
+      ...minimal,
+      AUDITFEED_API_ENDPOINT: 'https://127.0.0.1:7443/',
+      AUDITFEED_LOGIN_ENDPOINT: 'https://localhost:7443',
+      AUDITFEED_TLS_CA_FILE: ca,
+    });
+    expect(config.endpoints).toMatchObject({
+      apiOrigin: 'https://127.0.0.1:7443',
+      loginHost: 'https://localhost:7443',
+      overridden: true,
+    });
+    expect(config.endpoints.tlsCaPem).toContain('BEGIN CERTIFICATE');
+
+    expect(problemsOf({ ...minimal, AUDITFEED_API_ENDPOINT: 'https://evil.example.com' }).message).toContain(
+      'endpoint overrides are for the local simulator only and must point at a loopback address',
+    );
+    expect(problemsOf({ ...minimal, AUDITFEED_TLS_CA_FILE: ca }).message).toContain(
+      'is only allowed together with AUDITFEED_API_ENDPOINT',
+    );
+    expect(
+      problemsOf({
+        ...minimal,
+        AUDITFEED_API_ENDPOINT: 'http://127.0.0.1:1',
+        AUDITFEED_TLS_CA_FILE: join(dir, 'nope.pem'),
+      }).message,
+    ).toContain('cannot be read (ENOENT)');
+  });
+
+  it('declares an example for every setting that itself passes validation', () => {
+    for (const spec of Object.values(SETTINGS)) {
+      if (spec.name.includes('CERTIFICATE') || spec.name === 'AUDITFEED_TLS_CA_FILE') continue; // file/PEM content
+      expect(() => loadConfig({ ...minimal, [spec.name]: spec.example })).not.toThrow();
+    }
+  });
+});
