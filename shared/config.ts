@@ -31,6 +31,11 @@ export interface EndpointsConfig {
   tlsCaPem?: string;
 }
 
+/** A storage account: a connection string locally, service URIs + managed identity in Azure. */
+export type StorageConnection =
+  | { kind: 'connectionString'; connectionString: Secret }
+  | { kind: 'identity'; blobServiceUri: string; queueServiceUri: string; clientId?: string };
+
 export interface AuditfeedConfig {
   tenants: TenantConfig[];
   contentTypes: ContentType[];
@@ -43,6 +48,10 @@ export interface AuditfeedConfig {
   retentionDays: number;
   contentTypeRetentionDays: Partial<Record<ContentType, number>>;
   http: { timeoutMs: number; maxRequestsPerMinute: number; maxRetries: number };
+  storage: StorageConnection;
+  queueName: string;
+  overlapMs: number;
+  concurrency: { tenants: number; contentTypes: number; fetches: number };
 }
 
 export interface SettingSpec {
@@ -183,6 +192,63 @@ export const SETTINGS = {
     description: 'Retries of one Management API request on throttling, 5xx and network errors.',
     example: '6',
     default: '6',
+  },
+  storage: {
+    name: 'AUDITFEED_STORAGE',
+    description:
+      'Storage for the batch queue, watermarks and claim checks, as a connection string (local runs). In Azure use the __blobServiceUri / __queueServiceUri settings with a managed identity instead.',
+    example: 'UseDevelopmentStorage=true',
+  },
+  storageBlobServiceUri: {
+    name: 'AUDITFEED_STORAGE__blobServiceUri',
+    description: 'Blob endpoint of the storage account (identity-based connection).',
+    example: 'https://stauditfeed.blob.core.windows.net',
+  },
+  storageQueueServiceUri: {
+    name: 'AUDITFEED_STORAGE__queueServiceUri',
+    description: 'Queue endpoint of the storage account (identity-based connection).',
+    example: 'https://stauditfeed.queue.core.windows.net',
+  },
+  storageCredential: {
+    name: 'AUDITFEED_STORAGE__credential',
+    description: 'Credential of the identity-based storage connection: managedidentity.',
+    example: 'managedidentity',
+  },
+  storageClientId: {
+    name: 'AUDITFEED_STORAGE__clientId',
+    description: 'Client id of the user-assigned managed identity for storage.',
+    example: '5b8e2f14-9a3c-4e6d-b1f0-7c2a9e4d8b63',
+  },
+  queueName: {
+    name: 'AUDITFEED_QUEUE_NAME',
+    description: 'Queue the collector fills and the writer drains; its poison queue is <name>-poison.',
+    example: 'auditfeed-batches',
+    default: 'auditfeed-batches',
+  },
+  overlapMinutes: {
+    name: 'AUDITFEED_OVERLAP_MINUTES',
+    description:
+      'Each run lists this much before its cursor again, to pick up content that became available late (blobs already enqueued are skipped).',
+    example: '360',
+    default: '360',
+  },
+  tenantConcurrency: {
+    name: 'AUDITFEED_TENANT_CONCURRENCY',
+    description: 'Tenants collected at the same time.',
+    example: '2',
+    default: '2',
+  },
+  contentTypeConcurrency: {
+    name: 'AUDITFEED_CONTENT_TYPE_CONCURRENCY',
+    description: 'Content types of one tenant collected at the same time.',
+    example: '5',
+    default: '5',
+  },
+  fetchConcurrency: {
+    name: 'AUDITFEED_FETCH_CONCURRENCY',
+    description: 'Content blobs of one content type fetched at the same time.',
+    example: '4',
+    default: '4',
   },
 } as const satisfies Record<string, SettingSpec>;
 
@@ -334,6 +400,12 @@ export function loadConfig(env: Env = process.env): AuditfeedConfig {
   const timeoutSeconds = r.get('httpTimeoutSeconds', integer(1, 600));
   const maxRequestsPerMinute = r.get('maxRequestsPerMinute', integer(1, 60000));
   const maxRetries = r.get('maxRetries', integer(0, 20));
+  const storage = readStorage(r);
+  const queueName = r.get('queueName', queueNameRule);
+  const overlapMinutes = r.get('overlapMinutes', integer(0, 24 * 60));
+  const tenantConcurrency = r.get('tenantConcurrency', integer(1, 64));
+  const contentTypeConcurrency = r.get('contentTypeConcurrency', integer(1, 5));
+  const fetchConcurrency = r.get('fetchConcurrency', integer(1, 64));
 
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   // All values are defined here: every undefined above recorded a problem.
@@ -353,7 +425,66 @@ export function loadConfig(env: Env = process.env): AuditfeedConfig {
       maxRequestsPerMinute: maxRequestsPerMinute!,
       maxRetries: maxRetries!,
     },
+    storage: storage!,
+    queueName: queueName!,
+    overlapMs: overlapMinutes! * 60_000,
+    concurrency: {
+      tenants: tenantConcurrency!,
+      contentTypes: contentTypeConcurrency!,
+      fetches: fetchConcurrency!,
+    },
   };
+}
+
+function queueNameRule(value: string): string {
+  // 3-63 lower-case letters, digits and single hyphens; leave room for the -poison suffix.
+  if (!/^[a-z0-9](?:[a-z0-9]|-(?!-))*[a-z0-9]$/.test(value) || value.length < 3 || value.length > 56) {
+    throw new Invalid(
+      'must be 3-56 lower-case letters, digits and single hyphens (the poison queue adds "-poison")',
+    );
+  }
+  return value;
+}
+
+function serviceUri(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Invalid('is not an absolute URL');
+  }
+  if (url.protocol !== 'https:' && !LOOPBACK.has(url.hostname)) throw new Invalid('must be an https URL');
+  return value.replace(/\/+$/, '');
+}
+
+function readStorage(r: SettingsReader): StorageConnection | undefined {
+  const connectionString = r.raw('storage');
+  if (connectionString !== undefined) {
+    if (!/AccountName=|UseDevelopmentStorage=true|BlobEndpoint=/i.test(connectionString)) {
+      r.problem('storage', '[redacted]', 'is not a storage connection string');
+      return undefined;
+    }
+    return { kind: 'connectionString', connectionString: new Secret(connectionString) };
+  }
+  if (r.raw('storageBlobServiceUri') === undefined && r.raw('storageQueueServiceUri') === undefined) {
+    r.problem(
+      'storage',
+      undefined,
+      'is required: a connection string, or AUDITFEED_STORAGE__blobServiceUri and AUDITFEED_STORAGE__queueServiceUri with a managed identity',
+    );
+    return undefined;
+  }
+  const blobServiceUri = r.get('storageBlobServiceUri', serviceUri, true);
+  const queueServiceUri = r.get('storageQueueServiceUri', serviceUri, true);
+  const credentialOk = r.get('storageCredential', (v) => {
+    if (v.toLowerCase() !== 'managedidentity') throw new Invalid('must be managedidentity');
+    return true;
+  });
+  const clientId = r.get('storageClientId', guid);
+  if (!blobServiceUri || !queueServiceUri || (r.raw('storageCredential') !== undefined && !credentialOk)) {
+    return undefined;
+  }
+  return { kind: 'identity', blobServiceUri, queueServiceUri, ...(clientId ? { clientId } : {}) };
 }
 
 function readAuth(r: SettingsReader): AuthConfig | undefined {

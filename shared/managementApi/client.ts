@@ -50,6 +50,8 @@ export interface ManagementActivityClientOptions {
 
 export interface OperationOptions {
   signal?: AbortSignal;
+  /** Also count this operation's requests, retries and throttles here (e.g. per content type). */
+  stats?: ClientStats;
 }
 
 export interface ContentPage {
@@ -146,7 +148,7 @@ export class ManagementActivityClient {
   ): Promise<SubscriptionState & { alreadyEnabled: boolean }> {
     const url = `${this.feedRoot}/subscriptions/start?contentType=${encodeURIComponent(contentType)}`;
     try {
-      const { value } = await this.send('POST', url, checkSubscription, options.signal);
+      const { value } = await this.send('POST', url, checkSubscription, options);
       return { ...value, alreadyEnabled: false };
     } catch (e) {
       if (e instanceof ManagementApiError && e.serviceCode === 'AF20024') {
@@ -158,7 +160,7 @@ export class ManagementActivityClient {
 
   async listSubscriptions(options: OperationOptions = {}): Promise<SubscriptionState[]> {
     return (
-      await this.send('GET', `${this.feedRoot}/subscriptions/list`, checkSubscriptionList, options.signal)
+      await this.send('GET', `${this.feedRoot}/subscriptions/list`, checkSubscriptionList, options)
     ).value;
   }
 
@@ -182,7 +184,7 @@ export class ManagementActivityClient {
         'GET',
         url,
         (b) => checkContentList(b, contentType),
-        options.signal,
+        options,
       );
       const next: string | undefined =
         headerValue(headers, 'nextpageuri') ?? headerValue(headers, 'nextpageurl');
@@ -199,7 +201,7 @@ export class ManagementActivityClient {
 
   /** Fetches one content blob: the audit records it holds. */
   async fetchContent(contentUri: string, options: OperationOptions = {}): Promise<AuditRecord[]> {
-    return (await this.send('GET', contentUri, checkContentBlob, options.signal)).value;
+    return (await this.send('GET', contentUri, checkContentBlob, options)).value;
   }
 
   /** Closes pooled connections. */
@@ -212,8 +214,13 @@ export class ManagementActivityClient {
     method: 'GET' | 'POST',
     rawUrl: string,
     check: (body: unknown) => Checked<T>,
-    signal: AbortSignal | undefined,
+    options: OperationOptions,
   ): Promise<Sent<T>> {
+    const { signal } = options;
+    const count = (key: keyof ClientStats): void => {
+      this.stats[key]++;
+      if (options.stats) options.stats[key]++;
+    };
     const url = this.trustedUrl(rawUrl);
     let reauthenticated = false;
     for (let retry = 0; ;) {
@@ -221,9 +228,11 @@ export class ManagementActivityClient {
       await this.pacer.acquire(signal);
       const token = await this.tokens.get();
       try {
+        count('requests');
         return await this.attempt(method, url, token, check, signal);
       } catch (e) {
         if (!(e instanceof ManagementApiError)) throw e;
+        if (e instanceof ThrottledError) count('throttled');
         if (e.status === 401 && !reauthenticated) {
           // The token may have been revoked or expired early: one fresh token, then give up.
           reauthenticated = true;
@@ -234,7 +243,7 @@ export class ManagementActivityClient {
         const delay = this.delayFor(e, retry);
         if (delay === undefined) throw e;
         retry++;
-        this.stats.retries++;
+        count('retries');
         this.logger.warn('Management API request failed; retrying', {
           tenantId: this.tenantId,
           request: e.request,
@@ -265,7 +274,6 @@ export class ManagementActivityClient {
     signal: AbortSignal | undefined,
   ): Promise<Sent<T>> {
     const request = `${method} ${url.pathname}${url.search}`;
-    this.stats.requests++;
     let response: AxiosResponse<string>;
     try {
       response = await this.http.request<string>({
@@ -333,7 +341,6 @@ export class ManagementActivityClient {
       (details(false).requestId ? ` (request-id ${details(false).requestId})` : '');
 
     if (status === 429 || code === 'AF429') {
-      this.stats.throttled++;
       const retryAfter = parseRetryAfter(headerValue(response.headers, 'retry-after'));
       return new ThrottledError(text, details(true, codeDetail), retryAfter);
     }

@@ -16,6 +16,7 @@ const minimal = {
   AUDITFEED_TENANT_IDS: TENANT,
   AUDITFEED_CLIENT_ID: CLIENT,
   AUDITFEED_MANAGED_IDENTITY_CLIENT_ID: MI,
+  AUDITFEED_STORAGE: 'UseDevelopmentStorage=true',
 };
 
 function problemsOf(env: Record<string, string>): ConfigError {
@@ -93,6 +94,7 @@ describe('loadConfig', () => {
 
   it('reports every problem at once, each with the setting, the bad value and a valid example', () => {
     const error = problemsOf({
+      AUDITFEED_STORAGE: 'UseDevelopmentStorage=true',
       AUDITFEED_TENANT_IDS: 'contoso.onmicrosoft.com',
       AUDITFEED_CLIENT_ID: CLIENT,
       AUDITFEED_MANAGED_IDENTITY_CLIENT_ID: MI,
@@ -125,6 +127,38 @@ describe('loadConfig', () => {
     const error = problemsOf({});
     expect(error.message).toContain('AUDITFEED_TENANT_IDS (not set): is required');
     expect(error.message).toContain('AUDITFEED_CLIENT_ID (not set): is required');
+    expect(error.message).toContain('AUDITFEED_STORAGE (not set): is required: a connection string, or');
+  });
+
+  it('reads storage as a connection string locally or as identity-based service URIs in Azure', () => {
+    const local = loadConfig(minimal);
+    expect(local.storage.kind).toBe('connectionString');
+    expect(JSON.stringify(local)).not.toContain('UseDevelopmentStorage');
+    const { AUDITFEED_STORAGE: _, ...withoutConnectionString } = minimal;
+    const azure = loadConfig({
+      ...withoutConnectionString,
+      AUDITFEED_STORAGE__blobServiceUri: 'https://stauditfeed.blob.core.windows.net/',
+      AUDITFEED_STORAGE__queueServiceUri: 'https://stauditfeed.queue.core.windows.net',
+      AUDITFEED_STORAGE__credential: 'managedidentity',
+      AUDITFEED_STORAGE__clientId: MI,
+    });
+    expect(azure.storage).toEqual({
+      kind: 'identity',
+      blobServiceUri: 'https://stauditfeed.blob.core.windows.net',
+      queueServiceUri: 'https://stauditfeed.queue.core.windows.net',
+      clientId: MI,
+    });
+    const partial = problemsOf({
+      ...withoutConnectionString,
+      AUDITFEED_STORAGE__blobServiceUri: 'http://stauditfeed.blob.core.windows.net',
+    });
+    expect(partial.message).toContain(
+      'AUDITFEED_STORAGE__blobServiceUri="http://stauditfeed.blob.core.windows.net": must be an https URL',
+    );
+    expect(partial.message).toContain('AUDITFEED_STORAGE__queueServiceUri (not set): is required');
+    expect(problemsOf({ ...minimal, AUDITFEED_QUEUE_NAME: 'Audit_Batches' }).message).toContain(
+      'AUDITFEED_QUEUE_NAME="Audit_Batches": must be 3-56 lower-case letters',
+    );
   });
 
   it('requires what each auth mode needs', () => {
@@ -206,7 +240,9 @@ describe('loadConfig', () => {
 
   it('declares an example for every setting that itself passes validation', () => {
     for (const spec of Object.values(SETTINGS)) {
-      if (spec.name.includes('CERTIFICATE') || spec.name === 'AUDITFEED_TLS_CA_FILE') continue; // file/PEM content
+      // File and PEM contents, and identity-connection parts that only make sense together.
+      if (spec.name.includes('CERTIFICATE') || spec.name === 'AUDITFEED_TLS_CA_FILE') continue;
+      if (spec.name.startsWith('AUDITFEED_STORAGE__')) continue;
       expect(() => loadConfig({ ...minimal, [spec.name]: spec.example })).not.toThrow();
     }
   });

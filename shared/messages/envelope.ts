@@ -1,0 +1,141 @@
+import { brotliCompressSync, brotliDecompressSync, constants, gunzipSync, gzipSync } from 'node:zlib';
+import { isContentType, type AuditRecord, type ContentType } from '../contentTypes';
+import { AuditfeedError } from '../errors';
+
+/**
+ * The queue message contract between collector and writer (DESIGN §5). The message text is the JSON
+ * envelope; host.json sets `messageEncoding: none`, so the queue carries it as is. The batch (source
+ * contentIds and records) travels compressed, base64 inside the envelope, or in a claim-check blob when
+ * it cannot fit in one message. Compressing the contentIds too keeps them from eating the 64 KiB budget.
+ */
+export const ENVELOPE_VERSION = 1;
+
+/** Azure Queue Storage accepts a message of at most 64 KiB after encoding. */
+export const QUEUE_MESSAGE_LIMIT_BYTES = 64 * 1024;
+
+export type Compression = 'br' | 'gzip';
+
+export interface BlobPointer {
+  container: string;
+  name: string;
+  bytes: number;
+}
+
+export interface Envelope {
+  v: typeof ENVELOPE_VERSION;
+  batchId: string;
+  tenantId: string;
+  contentType: ContentType;
+  /** Number of records in the batch. */
+  count: number;
+  enc: Compression;
+  /** base64 of the compressed batch; absent when `blob` is set. */
+  data?: string;
+  /** Claim check: the blob holds the compressed batch. */
+  blob?: BlobPointer;
+}
+
+export interface Batch {
+  contentIds: string[];
+  records: AuditRecord[];
+}
+
+/** A message the writer cannot use as it is. */
+export class BadMessageError extends AuditfeedError {
+  constructor(message: string) {
+    super(message, 'BadMessage');
+  }
+}
+
+export function encodeEnvelope(envelope: Envelope): string {
+  return JSON.stringify(envelope);
+}
+
+/** Compresses a batch built from already-serialised records (each record is serialised once). */
+export function packBatch(
+  contentIds: readonly string[],
+  serialisedRecords: readonly string[],
+  enc: Compression,
+): Buffer {
+  const json = Buffer.from(
+    `{"contentIds":${JSON.stringify(contentIds)},"records":[${serialisedRecords.join(',')}]}`,
+  );
+  return enc === 'br'
+    ? brotliCompressSync(json, {
+        params: {
+          [constants.BROTLI_PARAM_QUALITY]: 5,
+          [constants.BROTLI_PARAM_MODE]: constants.BROTLI_MODE_TEXT,
+          [constants.BROTLI_PARAM_SIZE_HINT]: json.length,
+        },
+      })
+    : gzipSync(json);
+}
+
+export function unpackBatch(compressed: Buffer, enc: Compression, where: string): Batch {
+  let parsed: unknown;
+  try {
+    const json = enc === 'br' ? brotliDecompressSync(compressed) : gunzipSync(compressed);
+    parsed = JSON.parse(json.toString('utf8'));
+  } catch (e) {
+    throw new BadMessageError(`${where}: the batch is not ${enc}-compressed JSON (${(e as Error).message}).`);
+  }
+  const batch = parsed as Partial<Batch> | null;
+  if (
+    typeof batch !== 'object' ||
+    batch === null ||
+    !Array.isArray(batch.records) ||
+    !Array.isArray(batch.contentIds)
+  ) {
+    throw new BadMessageError(`${where}: the batch has no records and contentIds arrays.`);
+  }
+  return batch as Batch;
+}
+
+/**
+ * Reads a queue message as the trigger delivers it (text, bytes, or already-parsed JSON) and checks the
+ * envelope. The version is checked first, so a message from a newer collector fails clearly.
+ */
+export function decodeEnvelope(message: unknown): Envelope {
+  let value: unknown = Buffer.isBuffer(message) ? message.toString('utf8') : message;
+  if (typeof value === 'string') {
+    const text = value;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw new BadMessageError(`Message is not JSON (starts with ${JSON.stringify(text.slice(0, 40))}).`);
+    }
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new BadMessageError('Message is not a JSON object.');
+  }
+  const e = value as Record<string, unknown>;
+  if (e.v !== ENVELOPE_VERSION) {
+    throw new BadMessageError(
+      `Message has envelope version ${JSON.stringify(e.v)}; this writer reads version ${ENVELOPE_VERSION}. ` +
+        'Deploy the same version of collector and writer.',
+    );
+  }
+  const problems: string[] = [];
+  if (typeof e.batchId !== 'string' || e.batchId === '') problems.push('batchId');
+  if (typeof e.tenantId !== 'string' || e.tenantId === '') problems.push('tenantId');
+  if (typeof e.contentType !== 'string' || !isContentType(e.contentType)) problems.push('contentType');
+  if (typeof e.count !== 'number' || !Number.isInteger(e.count) || e.count < 0) problems.push('count');
+  if (e.enc !== 'br' && e.enc !== 'gzip') problems.push('enc');
+  const blob = e.blob as Record<string, unknown> | undefined;
+  const hasBlob =
+    typeof blob === 'object' &&
+    blob !== null &&
+    typeof blob.container === 'string' &&
+    typeof blob.name === 'string' &&
+    typeof blob.bytes === 'number';
+  if ((typeof e.data === 'string') === hasBlob) problems.push('exactly one of data or blob');
+  if (problems.length > 0) {
+    throw new BadMessageError(`Message envelope is missing or has invalid: ${problems.join(', ')}.`);
+  }
+  return e as unknown as Envelope;
+}
+
+/** Bytes a message text occupies in the queue (messageEncoding none: the UTF-8 text itself). */
+export function encodedSize(text: string): number {
+  return Buffer.byteLength(text, 'utf8');
+}

@@ -1,0 +1,91 @@
+import { ManagementCredentials } from './auth/credentials';
+import { Collector, type CollectorOptions } from './collector/collector';
+import type { AuditfeedConfig } from './config';
+import type { Logger } from './logging';
+import { ManagementActivityClient } from './managementApi/client';
+import { RequestPacer } from './managementApi/pacer';
+import { QueueBatchSink } from './storage/batchSink';
+import { CONTAINERS, createStorageClients, type StorageClients } from './storage/clients';
+import { WatermarkStore } from './storage/watermarkStore';
+
+/**
+ * Composition root: builds the collector's collaborators from validated configuration. The Functions
+ * bindings and the local runner both start here, so they run the same code.
+ */
+export class CollectorRuntime {
+  readonly storage: StorageClients;
+  readonly watermarks: WatermarkStore;
+  readonly sink: QueueBatchSink;
+  private readonly credentials: ManagementCredentials;
+  private readonly clients = new Map<string, ManagementActivityClient>();
+  private resourcesReady: Promise<void> | undefined;
+
+  constructor(
+    readonly config: AuditfeedConfig,
+    private readonly logger: Logger,
+  ) {
+    this.credentials = new ManagementCredentials(config.auth, config.endpoints);
+    this.storage = createStorageClients(config.storage);
+    this.watermarks = new WatermarkStore(this.storage.blobs.getContainerClient(CONTAINERS.watermarks));
+    this.sink = new QueueBatchSink(
+      this.storage.queues.getQueueClient(config.queueName),
+      this.storage.blobs.getContainerClient(CONTAINERS.batches),
+    );
+  }
+
+  /** One client (and one pacer, one token cache) per tenant for the life of the process. */
+  clientFor(tenantId: string): ManagementActivityClient {
+    let client = this.clients.get(tenantId);
+    if (!client) {
+      const tenant = this.config.tenants.find((t) => t.tenantId === tenantId);
+      const { http, endpoints } = this.config;
+      client = new ManagementActivityClient({
+        tenantId,
+        apiOrigin: endpoints.apiOrigin,
+        credential: this.credentials.forTenant(tenantId),
+        publisherId: tenant?.publisherId ?? tenantId,
+        pacer: new RequestPacer({ requestsPerMinute: http.maxRequestsPerMinute }),
+        retry: { maxRetries: http.maxRetries },
+        timeoutMs: http.timeoutMs,
+        ...(endpoints.tlsCaPem !== undefined ? { tlsCaPem: endpoints.tlsCaPem } : {}),
+        logger: this.logger,
+      });
+      this.clients.set(tenantId, client);
+    }
+    return client;
+  }
+
+  /** Creates the queue and containers if missing, once per process. */
+  ensureResources(): Promise<void> {
+    this.resourcesReady ??= Promise.all([this.watermarks.ensureContainer(), this.sink.ensureResources()]).then(
+      () => undefined,
+      (e: unknown) => {
+        this.resourcesReady = undefined;
+        throw e;
+      },
+    );
+    return this.resourcesReady;
+  }
+
+  collector(overrides: Partial<CollectorOptions> = {}): Collector {
+    const c = this.config;
+    return new Collector({
+      tenants: c.tenants,
+      contentTypes: c.contentTypes,
+      clientFor: (tenantId) => this.clientFor(tenantId),
+      watermarks: this.watermarks,
+      sink: this.sink,
+      overlapMs: c.overlapMs,
+      initialLookbackHours: c.initialLookbackHours,
+      deadlineMs: c.runDeadlineMs,
+      concurrency: c.concurrency,
+      logger: this.logger,
+      ...overrides,
+    });
+  }
+
+  close(): void {
+    for (const client of this.clients.values()) client.close();
+    this.clients.clear();
+  }
+}
