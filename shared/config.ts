@@ -34,7 +34,19 @@ export interface EndpointsConfig {
 /** A storage account: a connection string locally, service URIs + managed identity in Azure. */
 export type StorageConnection =
   | { kind: 'connectionString'; connectionString: Secret }
-  | { kind: 'identity'; blobServiceUri: string; queueServiceUri: string; clientId?: string };
+  | { kind: 'identity'; blobServiceUri: string; queueServiceUri: string; identity: IdentityChoice };
+
+/** managedidentity in Azure (optionally user-assigned); otherwise the developer's sign-in (DefaultAzureCredential). */
+export type IdentityChoice = { kind: 'managedIdentity'; clientId?: string } | { kind: 'developer' };
+
+export interface CosmosConfig {
+  endpoint: string;
+  /** Local stand-in or emulator key; absent in Azure, where the identity is used. */
+  key?: Secret;
+  identity: IdentityChoice;
+  database: string;
+  container: string;
+}
 
 export interface AuditfeedConfig {
   tenants: TenantConfig[];
@@ -49,6 +61,7 @@ export interface AuditfeedConfig {
   contentTypeRetentionDays: Partial<Record<ContentType, number>>;
   http: { timeoutMs: number; maxRequestsPerMinute: number; maxRetries: number };
   storage: StorageConnection;
+  cosmos: CosmosConfig;
   queueName: string;
   overlapMs: number;
   concurrency: { tenants: number; contentTypes: number; fetches: number };
@@ -218,6 +231,39 @@ export const SETTINGS = {
     name: 'AUDITFEED_STORAGE__clientId',
     description: 'Client id of the user-assigned managed identity for storage.',
     example: '5b8e2f14-9a3c-4e6d-b1f0-7c2a9e4d8b63',
+  },
+  cosmosEndpoint: {
+    name: 'AUDITFEED_COSMOS__accountEndpoint',
+    description: 'Cosmos DB account endpoint.',
+    example: 'https://cosmos-auditfeed.documents.azure.com:443/',
+  },
+  cosmosCredential: {
+    name: 'AUDITFEED_COSMOS__credential',
+    description: 'managedidentity in Azure; unset locally (a key, or your own sign-in).',
+    example: 'managedidentity',
+  },
+  cosmosClientId: {
+    name: 'AUDITFEED_COSMOS__clientId',
+    description: 'Client id of the user-assigned managed identity for Cosmos DB.',
+    example: '5b8e2f14-9a3c-4e6d-b1f0-7c2a9e4d8b63',
+  },
+  cosmosKey: {
+    name: 'AUDITFEED_COSMOS__accountKey',
+    description: 'Local only: key of the local Cosmos DB stand-in or emulator.',
+    example: 'C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==',
+    localOnly: true,
+  },
+  cosmosDatabase: {
+    name: 'AUDITFEED_COSMOS_DATABASE',
+    description: 'Cosmos DB database name.',
+    example: 'auditfeed',
+    default: 'auditfeed',
+  },
+  cosmosContainer: {
+    name: 'AUDITFEED_COSMOS_CONTAINER',
+    description: 'Cosmos DB container name (partition key /pk).',
+    example: 'records',
+    default: 'records',
   },
   queueName: {
     name: 'AUDITFEED_QUEUE_NAME',
@@ -401,6 +447,7 @@ export function loadConfig(env: Env = process.env): AuditfeedConfig {
   const maxRequestsPerMinute = r.get('maxRequestsPerMinute', integer(1, 60000));
   const maxRetries = r.get('maxRetries', integer(0, 20));
   const storage = readStorage(r);
+  const cosmos = readCosmos(r);
   const queueName = r.get('queueName', queueNameRule);
   const overlapMinutes = r.get('overlapMinutes', integer(0, 24 * 60));
   const tenantConcurrency = r.get('tenantConcurrency', integer(1, 64));
@@ -426,6 +473,7 @@ export function loadConfig(env: Env = process.env): AuditfeedConfig {
       maxRetries: maxRetries!,
     },
     storage: storage!,
+    cosmos: cosmos!,
     queueName: queueName!,
     overlapMs: overlapMinutes! * 60_000,
     concurrency: {
@@ -476,15 +524,43 @@ function readStorage(r: SettingsReader): StorageConnection | undefined {
   }
   const blobServiceUri = r.get('storageBlobServiceUri', serviceUri, true);
   const queueServiceUri = r.get('storageQueueServiceUri', serviceUri, true);
-  const credentialOk = r.get('storageCredential', (v) => {
-    if (v.toLowerCase() !== 'managedidentity') throw new Invalid('must be managedidentity');
-    return true;
+  const identity = readIdentity(r, 'storageCredential', 'storageClientId');
+  if (!blobServiceUri || !queueServiceUri || !identity) return undefined;
+  return { kind: 'identity', blobServiceUri, queueServiceUri, identity };
+}
+
+function readIdentity(
+  r: SettingsReader,
+  credentialKey: SettingKey,
+  clientIdKey: SettingKey,
+): IdentityChoice | undefined {
+  const credential = r.get(credentialKey, (v) => {
+    if (v.toLowerCase() !== 'managedidentity')
+      throw new Invalid('must be managedidentity (or unset to use your own sign-in)');
+    return 'managedidentity';
   });
-  const clientId = r.get('storageClientId', guid);
-  if (!blobServiceUri || !queueServiceUri || (r.raw('storageCredential') !== undefined && !credentialOk)) {
-    return undefined;
+  const clientId = r.get(clientIdKey, guid);
+  if (r.raw(credentialKey) !== undefined && credential === undefined) return undefined;
+  if (r.raw(clientIdKey) !== undefined && clientId === undefined) return undefined;
+  if (credential === undefined) return { kind: 'developer' };
+  return { kind: 'managedIdentity', ...(clientId ? { clientId } : {}) };
+}
+
+function cosmosName(value: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$/.test(value)) {
+    throw new Invalid('must be 1-255 letters, digits, hyphens and underscores');
   }
-  return { kind: 'identity', blobServiceUri, queueServiceUri, ...(clientId ? { clientId } : {}) };
+  return value;
+}
+
+function readCosmos(r: SettingsReader): CosmosConfig | undefined {
+  const endpoint = r.get('cosmosEndpoint', serviceUri, true);
+  const key = r.raw('cosmosKey');
+  const identity = readIdentity(r, 'cosmosCredential', 'cosmosClientId');
+  const database = r.get('cosmosDatabase', cosmosName);
+  const container = r.get('cosmosContainer', cosmosName);
+  if (!endpoint || !identity || !database || !container) return undefined;
+  return { endpoint, identity, database, container, ...(key !== undefined ? { key: new Secret(key) } : {}) };
 }
 
 function readAuth(r: SettingsReader): AuthConfig | undefined {

@@ -57,7 +57,10 @@ export class CollectorRuntime {
 
   /** Creates the queue and containers if missing, once per process. */
   ensureResources(): Promise<void> {
-    this.resourcesReady ??= Promise.all([this.watermarks.ensureContainer(), this.sink.ensureResources()]).then(
+    this.resourcesReady ??= Promise.all([
+      this.watermarks.ensureContainer(),
+      this.sink.ensureResources(),
+    ]).then(
       () => undefined,
       (e: unknown) => {
         this.resourcesReady = undefined;

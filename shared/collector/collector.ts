@@ -13,11 +13,7 @@ import { API_RETENTION_MS, floorToSecond, HOUR_MS, planWindows, type Window } fr
 
 /** Points where tests inject crashes; production passes nothing. */
 export type CollectorStep =
-  | 'listed-page'
-  | 'fetched-blob'
-  | 'enqueued-page'
-  | 'saving-watermark'
-  | 'saved-watermark';
+  'listed-page' | 'fetched-blob' | 'enqueued-page' | 'saving-watermark' | 'saved-watermark';
 
 export interface StepInfo {
   tenantId: string;
@@ -92,7 +88,11 @@ export class Collector {
     }
   }
 
-  private async collect(tenant: TenantConfig, contentType: ContentType, run: RunContext): Promise<ContentTypeRunSummary> {
+  private async collect(
+    tenant: TenantConfig,
+    contentType: ContentType,
+    run: RunContext,
+  ): Promise<ContentTypeRunSummary> {
     const startedAt = this.now();
     const stats: ClientStats = { requests: 0, retries: 0, throttled: 0 };
     const s: ContentTypeRunSummary = {
@@ -115,7 +115,16 @@ export class Collector {
       cursor: null,
       lagSeconds: null,
     };
-    const work = new ContentTypeWork(this.options, tenant.tenantId, contentType, run, stats, s, this.logger, this.now);
+    const work = new ContentTypeWork(
+      this.options,
+      tenant.tenantId,
+      contentType,
+      run,
+      stats,
+      s,
+      this.logger,
+      this.now,
+    );
     try {
       await work.run();
     } catch (e) {
@@ -187,7 +196,10 @@ class ContentTypeWork {
   }
 
   async run(): Promise<void> {
-    ({ watermark: this.watermark, etag: this.etag } = await this.options.watermarks.load(this.tenantId, this.contentType));
+    ({ watermark: this.watermark, etag: this.etag } = await this.options.watermarks.load(
+      this.tenantId,
+      this.contentType,
+    ));
     await this.ensureSubscription();
 
     const now = this.now();
@@ -218,7 +230,10 @@ class ContentTypeWork {
 
   private async ensureSubscription(): Promise<void> {
     if (this.watermark.subscription.enabled) return;
-    const result = await this.client.startSubscription(this.contentType, { signal: this.ctx.signal, stats: this.stats });
+    const result = await this.client.startSubscription(this.contentType, {
+      signal: this.ctx.signal,
+      stats: this.stats,
+    });
     this.logger.info(result.alreadyEnabled ? 'Subscription already enabled' : 'Subscription started', {
       tenantId: this.tenantId,
       contentType: this.contentType,
@@ -344,8 +359,13 @@ class ContentTypeWork {
 
   private async save(window?: Window, page?: number): Promise<void> {
     if (window) await this.step('saving-watermark', { window, ...(page !== undefined ? { page } : {}) });
-    this.watermark.lastRun = { ...this.summary, cursor: this.watermark.cursor?.toISOString() ?? null };
-    this.etag = await this.options.watermarks.save(this.watermark, this.etag, this.now());
+    const now = this.now();
+    const cursor = this.watermark.cursor;
+    this.summary.bytes = this.batcher.stats.rawBytes;
+    this.summary.cursor = cursor?.toISOString() ?? null;
+    this.summary.lagSeconds = cursor ? Math.round((now.getTime() - cursor.getTime()) / 1000) : null;
+    this.watermark.lastRun = { ...this.summary, finishedAt: now.toISOString() };
+    this.etag = await this.options.watermarks.save(this.watermark, this.etag, now);
     if (window) await this.step('saved-watermark', { window, ...(page !== undefined ? { page } : {}) });
   }
 

@@ -159,9 +159,8 @@ export class ManagementActivityClient {
   }
 
   async listSubscriptions(options: OperationOptions = {}): Promise<SubscriptionState[]> {
-    return (
-      await this.send('GET', `${this.feedRoot}/subscriptions/list`, checkSubscriptionList, options)
-    ).value;
+    return (await this.send('GET', `${this.feedRoot}/subscriptions/list`, checkSubscriptionList, options))
+      .value;
   }
 
   /**

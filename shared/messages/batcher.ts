@@ -114,7 +114,8 @@ export class Batcher {
     let count = this.pending.length;
     for (;;) {
       const slice = this.pending.slice(0, count);
-      const { text, envelope, compressed } = whole && count === this.pending.length ? whole : this.encode(slice);
+      const { text, envelope, compressed } =
+        whole && count === this.pending.length ? whole : this.encode(slice);
       const size = encodedSize(text);
       if (size <= this.limit) {
         this.learn(rawSize(slice), size);

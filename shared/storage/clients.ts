@@ -1,7 +1,7 @@
-import { ManagedIdentityCredential } from '@azure/identity';
+import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
-import type { StorageConnection } from '../config';
+import type { IdentityChoice, StorageConnection } from '../config';
 
 /** Container names in the auditfeed storage account. */
 export const CONTAINERS = {
@@ -26,9 +26,15 @@ export function createStorageClients(connection: StorageConnection): StorageClie
       queues: QueueServiceClient.fromConnectionString(cs),
     };
   }
-  const credential = new ManagedIdentityCredential(connection.clientId ? { clientId: connection.clientId } : {});
+  const credential = identityCredential(connection.identity);
   return {
     blobs: new BlobServiceClient(connection.blobServiceUri, credential),
     queues: new QueueServiceClient(connection.queueServiceUri, credential),
   };
+}
+
+/** The credential for an identity-based connection: the app's managed identity, or the developer's sign-in. */
+export function identityCredential(identity: IdentityChoice): TokenCredential {
+  if (identity.kind === 'developer') return new DefaultAzureCredential();
+  return new ManagedIdentityCredential(identity.clientId ? { clientId: identity.clientId } : {});
 }

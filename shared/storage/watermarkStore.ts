@@ -6,7 +6,10 @@ import { Watermark } from '../collector/watermark';
 /** Another run saved this watermark since we read it: that run owns the content type now. */
 export class WatermarkConflictError extends AuditfeedError {
   constructor(readonly blobName: string) {
-    super(`Watermark ${blobName} was changed by another run; this run leaves that content type to it.`, 'WatermarkConflict');
+    super(
+      `Watermark ${blobName} was changed by another run; this run leaves that content type to it.`,
+      'WatermarkConflict',
+    );
   }
 }
 

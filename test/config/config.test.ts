@@ -17,6 +17,8 @@ const minimal = {
   AUDITFEED_CLIENT_ID: CLIENT,
   AUDITFEED_MANAGED_IDENTITY_CLIENT_ID: MI,
   AUDITFEED_STORAGE: 'UseDevelopmentStorage=true',
+  AUDITFEED_COSMOS__accountEndpoint: 'http://127.0.0.1:8081',
+  AUDITFEED_COSMOS__accountKey: 'a2V5',
 };
 
 function problemsOf(env: Record<string, string>): ConfigError {
@@ -95,6 +97,7 @@ describe('loadConfig', () => {
   it('reports every problem at once, each with the setting, the bad value and a valid example', () => {
     const error = problemsOf({
       AUDITFEED_STORAGE: 'UseDevelopmentStorage=true',
+      AUDITFEED_COSMOS__accountEndpoint: 'http://127.0.0.1:8081',
       AUDITFEED_TENANT_IDS: 'contoso.onmicrosoft.com',
       AUDITFEED_CLIENT_ID: CLIENT,
       AUDITFEED_MANAGED_IDENTITY_CLIENT_ID: MI,
@@ -146,7 +149,7 @@ describe('loadConfig', () => {
       kind: 'identity',
       blobServiceUri: 'https://stauditfeed.blob.core.windows.net',
       queueServiceUri: 'https://stauditfeed.queue.core.windows.net',
-      clientId: MI,
+      identity: { kind: 'managedIdentity', clientId: MI },
     });
     const partial = problemsOf({
       ...withoutConnectionString,
@@ -156,6 +159,22 @@ describe('loadConfig', () => {
       'AUDITFEED_STORAGE__blobServiceUri="http://stauditfeed.blob.core.windows.net": must be an https URL',
     );
     expect(partial.message).toContain('AUDITFEED_STORAGE__queueServiceUri (not set): is required');
+    expect(problemsOf({ ...minimal, AUDITFEED_COSMOS__accountEndpoint: '' }).message).toContain(
+      'AUDITFEED_COSMOS__accountEndpoint (not set): is required',
+    );
+    const cosmos = loadConfig({
+      ...minimal,
+      AUDITFEED_COSMOS__accountEndpoint: 'https://cosmos-x.documents.azure.com:443/',
+      AUDITFEED_COSMOS__accountKey: '',
+      AUDITFEED_COSMOS__credential: 'managedidentity',
+      AUDITFEED_COSMOS__clientId: MI,
+    }).cosmos;
+    expect(cosmos).toEqual({
+      endpoint: 'https://cosmos-x.documents.azure.com:443',
+      identity: { kind: 'managedIdentity', clientId: MI },
+      database: 'auditfeed',
+      container: 'records',
+    });
     expect(problemsOf({ ...minimal, AUDITFEED_QUEUE_NAME: 'Audit_Batches' }).message).toContain(
       'AUDITFEED_QUEUE_NAME="Audit_Batches": must be 3-56 lower-case letters',
     );
@@ -243,6 +262,8 @@ describe('loadConfig', () => {
       // File and PEM contents, and identity-connection parts that only make sense together.
       if (spec.name.includes('CERTIFICATE') || spec.name === 'AUDITFEED_TLS_CA_FILE') continue;
       if (spec.name.startsWith('AUDITFEED_STORAGE__')) continue;
+      if (spec.name === 'AUDITFEED_COSMOS__credential' || spec.name === 'AUDITFEED_COSMOS__clientId')
+        continue;
       expect(() => loadConfig({ ...minimal, [spec.name]: spec.example })).not.toThrow();
     }
   });

@@ -1,0 +1,135 @@
+import { isContentType } from '../../shared/contentTypes';
+import type { ContentType } from '../../shared/contentTypes';
+import type { SimClock } from './clock';
+import type { FaultRegistry, RandomFaultOptions } from './faults';
+import { json } from './http';
+import type { SimResponse } from './http';
+import type { GroundTruth, TruthFilter } from './truth';
+import type { Subscriptions } from './subscriptions';
+
+export interface AdminDeps {
+  truth: GroundTruth;
+  faults: FaultRegistry;
+  clock: SimClock;
+  subscriptions: Subscriptions;
+  info: () => Record<string, unknown>;
+}
+
+function filterFrom(q: URLSearchParams): TruthFilter {
+  const f: TruthFilter = {};
+  const t = q.get('tenantId');
+  if (t) f.tenantId = t;
+  const ct = q.get('contentType');
+  if (ct) {
+    if (!isContentType(ct)) throw new Error(`unknown contentType ${ct}`);
+    f.contentType = ct;
+  }
+  const by = q.get('availableBy');
+  if (by) f.availableBy = new Date(by);
+  const ne = q.get('notExpiredAt');
+  if (ne) f.notExpiredAt = new Date(ne);
+  return f;
+}
+
+function parseJson(body: string): Record<string, unknown> {
+  const v = body.trim() === '' ? {} : (JSON.parse(body) as unknown);
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('body must be a JSON object');
+  return v as Record<string, unknown>;
+}
+
+/**
+ * `/_sim/...`: ground truth and control for tests running in another process. No token needed;
+ * these routes are not logged and never faulted.
+ */
+export function handleAdmin(
+  method: string,
+  segs: string[],
+  q: URLSearchParams,
+  body: string,
+  d: AdminDeps,
+): SimResponse {
+  try {
+    const path = segs.join('/');
+    if (method === 'GET' && path === 'info') return json(200, d.info());
+    if (method === 'GET' && path === 'truth/summary') return json(200, d.truth.summary(d.clock.now()));
+    if (method === 'GET' && path === 'truth/record-ids') {
+      const ids = [...d.truth.recordIds(filterFrom(q))];
+      return json(200, { count: ids.length, ids });
+    }
+    if (method === 'GET' && path === 'truth/blobs') return json(200, d.truth.blobs(filterFrom(q)));
+    if (method === 'GET' && path === 'truth/served') {
+      return json(200, {
+        contentIds: [...d.truth.servedContentIds()],
+        recordIds: [...d.truth.servedRecordIds()],
+      });
+    }
+    if (path === 'requests') {
+      if (method === 'DELETE') {
+        d.truth.clearRequests();
+        return json(200, { cleared: true });
+      }
+      if (method === 'GET') {
+        const entries = d.truth.requests;
+        const first = d.truth.log.total - entries.length;
+        const since = Number(q.get('since') ?? 0);
+        return json(200, { total: d.truth.log.total, entries: entries.slice(Math.max(0, since - first)) });
+      }
+    }
+    if (segs[0] === 'faults') {
+      if (method === 'GET' && segs.length === 1) {
+        return json(
+          200,
+          d.faults.list().map((h) => ({ id: h.id, rule: h.rule, hits: h.hits })),
+        );
+      }
+      if (method === 'POST' && segs.length === 1) {
+        const b = parseJson(body);
+        const h = b.randomize
+          ? d.faults.randomize(b.randomize as RandomFaultOptions)
+          : d.faults.add(b as unknown as Parameters<FaultRegistry['add']>[0]);
+        return json(201, { id: h.id });
+      }
+      if (method === 'DELETE' && segs.length === 1) {
+        d.faults.clear();
+        return json(200, { cleared: true });
+      }
+      if (method === 'DELETE' && segs.length === 2) {
+        const h = d.faults.list().find((x) => x.id === segs[1]);
+        if (!h) return json(404, { error: `no fault ${segs[1]}` });
+        h.remove();
+        return json(200, { removed: h.id, hits: h.hits });
+      }
+    }
+    if (path === 'clock') {
+      if (method === 'POST') {
+        const b = parseJson(body);
+        if (typeof b.set === 'string') d.clock.set(b.set);
+        if (typeof b.advanceMs === 'number') d.clock.advance(b.advanceMs);
+      }
+      if (method === 'POST' || method === 'GET') return json(200, { now: d.clock.now().toISOString() });
+    }
+    if (path === 'subscriptions') {
+      if (method === 'GET') {
+        const t = q.get('tenantId');
+        if (!t) throw new Error('tenantId is required');
+        return json(200, d.subscriptions.list(t));
+      }
+      if (method === 'POST') {
+        const b = parseJson(body);
+        const t = typeof b.tenantId === 'string' ? b.tenantId : '';
+        const ct = typeof b.contentType === 'string' ? b.contentType : '';
+        if (!t || !isContentType(ct)) throw new Error('tenantId and a valid contentType are required');
+        const c: ContentType = ct;
+        if (b.action === 'start') d.subscriptions.start(t, c);
+        else if (b.action === 'stop') d.subscriptions.stop(t, c);
+        else if (b.action === 'disable')
+          d.subscriptions.disable(t, c, typeof b.by === 'string' ? b.by : undefined);
+        else throw new Error("action must be 'start', 'stop' or 'disable'");
+        return json(200, { state: d.subscriptions.state(t, c) });
+      }
+    }
+    return json(404, { error: `no simulator route ${method} /_sim/${path}` });
+  } catch (e) {
+    return json(400, { error: e instanceof Error ? e.message : String(e) });
+  }
+}

@@ -1,0 +1,119 @@
+import { randomUUID } from 'node:crypto';
+import { rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Rng } from './rng';
+import { loadScenarioFile } from './scenario';
+import type { ScenarioSpec } from './scenario';
+import { startSimulator } from './server';
+import type { Simulator } from './server';
+
+export interface CliOptions {
+  scenario?: string;
+  port?: number;
+  tls: boolean;
+  seed?: string;
+  tenants: number;
+  frozen: boolean;
+  clock?: string;
+}
+
+const USAGE =
+  'usage: cli.js [--scenario file.json] [--port N] [--tls] [--seed S] [--tenants N] [--clock ISO] [--frozen]';
+
+export function parseArgs(argv: string[]): CliOptions {
+  const o: CliOptions = { tls: false, tenants: 1, frozen: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value\n${USAGE}`);
+      return v;
+    };
+    if (a === '--scenario') o.scenario = value();
+    else if (a === '--port') o.port = Number(value());
+    else if (a === '--tls') o.tls = true;
+    else if (a === '--seed') o.seed = value();
+    else if (a === '--tenants') o.tenants = Number(value());
+    else if (a === '--clock') o.clock = value();
+    else if (a === '--frozen') o.frozen = true;
+    else throw new Error(`unknown argument ${a}\n${USAGE}`);
+  }
+  if (o.port !== undefined && !(Number.isInteger(o.port) && o.port >= 0 && o.port < 65536)) {
+    throw new Error(`--port must be a port number\n${USAGE}`);
+  }
+  if (!(Number.isInteger(o.tenants) && o.tenants > 0))
+    throw new Error(`--tenants must be a positive integer\n${USAGE}`);
+  return o;
+}
+
+/** Scenario from the file (its seed overridden by --seed), or a default one with generated tenants. */
+export function scenarioFor(o: CliOptions): ScenarioSpec {
+  if (o.scenario) {
+    const spec = loadScenarioFile(o.scenario);
+    return o.seed === undefined ? spec : { ...spec, seed: o.seed };
+  }
+  const seed = o.seed ?? '1';
+  const rng = new Rng(`${seed}:cli-tenants`);
+  return { seed, tenants: Array.from({ length: o.tenants }, () => ({ tenantId: rng.uuid() })) };
+}
+
+export interface RunningCli {
+  sim: Simulator;
+  /** The line printed to stdout. */
+  line: string;
+  close(): Promise<void>;
+}
+
+/** Starts the simulator for the CLI; `print` receives the one JSON line other processes read. */
+export async function runCli(argv: string[], print: (line: string) => void): Promise<RunningCli> {
+  const o = parseArgs(argv);
+  const clock =
+    o.clock || o.frozen ? { ...(o.clock ? { start: o.clock } : {}), frozen: o.frozen } : undefined;
+  const sim = await startSimulator({
+    scenario: scenarioFor(o),
+    tls: o.tls,
+    ...(o.port !== undefined ? { port: o.port } : {}),
+    ...(clock ? { clock } : {}),
+  });
+  let caPemPath: string | undefined;
+  if (sim.caPem) {
+    caPemPath = join(tmpdir(), `auditfeed-sim-${sim.port}-${randomUUID().slice(0, 8)}.pem`);
+    writeFileSync(caPemPath, sim.caPem, { mode: 0o600 });
+  }
+  const line = JSON.stringify({
+    baseUrl: sim.baseUrl,
+    apps: sim.apps,
+    tenants: sim.tenants,
+    managedIdentity: { endpoint: sim.managedIdentity.endpoint, header: sim.managedIdentity.header },
+    ...(caPemPath ? { caPemPath } : {}),
+  });
+  print(line);
+  return {
+    sim,
+    line,
+    close: async () => {
+      await sim.stop();
+      if (caPemPath) rmSync(caPemPath, { force: true });
+    },
+  };
+}
+
+if (require.main === module) {
+  runCli(process.argv.slice(2), (line) => process.stdout.write(`${line}\n`)).then(
+    (running) => {
+      const shutdown = (): void => {
+        running.close().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.once('SIGINT', shutdown);
+      process.once('SIGTERM', shutdown);
+    },
+    (err: unknown) => {
+      process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(2);
+    },
+  );
+}

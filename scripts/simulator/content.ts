@@ -1,0 +1,336 @@
+import { createHash } from 'node:crypto';
+import type { AuditRecord, ContentType } from '../../shared/contentTypes';
+import { EDGE_CASE_RATES, makeLargeRecord, makeRecord, makeTenantProfile } from './records';
+import type { TenantProfile } from './records';
+import { Rng } from './rng';
+import type { ResolvedScenario } from './scenario';
+import { DAY, HOUR, MINUTE, SECOND, recordTime, stamp17 } from './time';
+
+/**
+ * Metadata of one content blob. Only this is kept in memory; the records are regenerated from
+ * `${seed}:${contentId}` whenever they are needed, so a blob always yields byte-identical content.
+ */
+export interface BlobMeta {
+  readonly contentId: string;
+  readonly tenantId: string;
+  readonly contentType: ContentType;
+  readonly contentCreated: number;
+  readonly availableAt: number;
+  readonly contentExpiration: number;
+  /** CreationTime range of the blob's own records, [from, to). */
+  readonly recordsFrom: number;
+  readonly recordsTo: number;
+  /** Records generated for this blob (excludes repeats of an earlier blob). */
+  readonly ownCount: number;
+  readonly recordCount: number;
+  readonly late: boolean;
+  /** Index of the one very large record among the own records, or -1. */
+  readonly largeIndex: number;
+  /** Repeats `count` own records of an earlier blob, starting at `start`, ahead of its own records. */
+  readonly dup: { source: BlobMeta; start: number; count: number } | undefined;
+  readonly explicit: AuditRecord[] | undefined;
+}
+
+export interface RecordRef {
+  id: string | undefined;
+  creationTime: string | undefined;
+}
+
+const streamKey = (tenantId: string, ct: ContentType): string => `${tenantId}|${ct}`;
+const blobKey = (tenantId: string, contentId: string): string => `${tenantId}|${contentId}`;
+
+function contentIdFor(contentCreated: number, ct: ContentType, rng: Rng): string {
+  const n = `${stamp17(contentCreated)}${String(rng.int(0, 999999)).padStart(6, '0')}`;
+  const [a, b] = ct.split('.') as [string, string];
+  return `${n}$${n}$${a.toLowerCase()}_${b.toLowerCase()}$${a}_${b}`;
+}
+
+/** Orders a stream the way the service lists it: by when blobs became available. */
+function byAvailability(x: BlobMeta, y: BlobMeta): number {
+  return (
+    x.availableAt - y.availableAt ||
+    x.contentCreated - y.contentCreated ||
+    (x.contentId < y.contentId ? -1 : x.contentId > y.contentId ? 1 : 0)
+  );
+}
+
+export class ContentStore {
+  private readonly streams = new Map<string, BlobMeta[]>();
+  private readonly byId = new Map<string, BlobMeta>();
+  private readonly profiles = new Map<string, TenantProfile>();
+  readonly all: BlobMeta[] = [];
+
+  constructor(private readonly scenario: ResolvedScenario) {
+    this.plan();
+  }
+
+  private plan(): void {
+    const s = this.scenario;
+    const aggMs = s.blobs.aggregationMinutes * MINUTE;
+    let blobCounter = 0;
+    for (const tenant of s.tenants) {
+      for (const ct of s.contentTypes) {
+        const stream: BlobMeta[] = [];
+        this.streams.set(streamKey(tenant.tenantId, ct), stream);
+        const rate = s.activity.recordsPerHour[ct] ?? 0;
+        if (rate <= 0) continue;
+        const rng = new Rng(`${s.seed}:plan:${tenant.tenantId}:${ct}`);
+        const perWindow = (rate * aggMs) / HOUR;
+        for (let w = s.activity.start; w < s.activity.end; w += aggMs) {
+          const wEnd = Math.min(w + aggMs, s.activity.end);
+          const expected = (perWindow * (wEnd - w)) / aggMs;
+          // Jitter the volume but keep its mean: the fractional part is rounded up with matching odds.
+          let n = Math.floor(expected * (0.6 + 0.8 * rng.next()) + rng.next());
+          while (n > 0) {
+            const size = Math.min(n, rng.int(s.blobs.recordsPerBlob[0], s.blobs.recordsPerBlob[1]));
+            n -= size;
+            const contentCreated =
+              wEnd + rng.int(s.blobs.latencyMinutes[0] * MINUTE, s.blobs.latencyMinutes[1] * MINUTE);
+            const late = rng.chance(s.blobs.lateFraction);
+            const availableAt = late
+              ? contentCreated + rng.int(s.blobs.lateHours[0] * HOUR, s.blobs.lateHours[1] * HOUR)
+              : contentCreated;
+            let dup: BlobMeta['dup'];
+            if (stream.length > 0 && rng.chance(s.blobs.duplicateFraction)) {
+              const source = stream[stream.length - rng.int(1, Math.min(5, stream.length))] as BlobMeta;
+              const count = rng.int(1, Math.max(1, Math.floor(source.ownCount / 2)));
+              dup = { source, start: rng.int(0, source.ownCount - count), count };
+            }
+            blobCounter += 1;
+            const largeIndex =
+              s.blobs.largeRecordEvery > 0 && blobCounter % s.blobs.largeRecordEvery === 0
+                ? rng.int(0, size - 1)
+                : -1;
+            const meta: BlobMeta = {
+              contentId: this.uniqueId(tenant.tenantId, contentCreated, ct, rng),
+              tenantId: tenant.tenantId,
+              contentType: ct,
+              contentCreated,
+              availableAt,
+              contentExpiration: contentCreated + 7 * DAY,
+              recordsFrom: w,
+              recordsTo: wEnd,
+              ownCount: size,
+              recordCount: size + (dup?.count ?? 0),
+              late,
+              largeIndex,
+              dup,
+              explicit: undefined,
+            };
+            this.add(stream, meta);
+          }
+        }
+      }
+    }
+    s.explicit.forEach((e, i) => {
+      const key = streamKey(e.tenantId, e.contentType);
+      let stream = this.streams.get(key);
+      if (!stream) {
+        stream = [];
+        this.streams.set(key, stream);
+      }
+      const rng = new Rng(`${s.seed}:explicit:${i}`);
+      const contentId = e.contentId ?? this.uniqueId(e.tenantId, e.contentCreated, e.contentType, rng);
+      if (this.byId.has(blobKey(e.tenantId, contentId)))
+        throw new Error(`scenario: duplicate contentId ${contentId}`);
+      this.add(stream, {
+        contentId,
+        tenantId: e.tenantId,
+        contentType: e.contentType,
+        contentCreated: e.contentCreated,
+        availableAt: e.availableAt,
+        contentExpiration: e.contentCreated + 7 * DAY,
+        recordsFrom: e.contentCreated,
+        recordsTo: e.contentCreated,
+        ownCount: e.records.length,
+        recordCount: e.records.length,
+        late: e.availableAt > e.contentCreated + HOUR,
+        largeIndex: -1,
+        dup: undefined,
+        explicit: e.records,
+      });
+    });
+    for (const stream of this.streams.values()) stream.sort(byAvailability);
+    this.all.sort(byAvailability);
+  }
+
+  private uniqueId(tenantId: string, contentCreated: number, ct: ContentType, rng: Rng): string {
+    for (;;) {
+      const id = contentIdFor(contentCreated, ct, rng);
+      if (!this.byId.has(blobKey(tenantId, id))) return id;
+    }
+  }
+
+  private add(stream: BlobMeta[], meta: BlobMeta): void {
+    stream.push(meta);
+    this.all.push(meta);
+    this.byId.set(blobKey(meta.tenantId, meta.contentId), meta);
+  }
+
+  /** Blobs of one tenant × content type in listing order. */
+  stream(tenantId: string, ct: ContentType): readonly BlobMeta[] {
+    return this.streams.get(streamKey(tenantId, ct)) ?? [];
+  }
+
+  get(tenantId: string, contentId: string): BlobMeta | undefined {
+    return this.byId.get(blobKey(tenantId, contentId));
+  }
+
+  profile(tenantId: string): TenantProfile {
+    let p = this.profiles.get(tenantId);
+    if (!p) {
+      const users = this.scenario.tenants.find((t) => t.tenantId === tenantId)?.users ?? 25;
+      p = makeTenantProfile(tenantId, new Rng(`${this.scenario.seed}:tenant:${tenantId}`), users);
+      this.profiles.set(tenantId, p);
+    }
+    return p;
+  }
+
+  /**
+   * Ids and times come from streams forked off the blob's Rng, independent of the record generator,
+   * so ground truth can enumerate a million ids without building a million records.
+   */
+  /**
+   * Ids are a keyed bijection of the record index, not an Rng stream: Rng has 32 bits of state, so the
+   * streams of different blobs overlap now and then and would repeat ids across blobs at scale.
+   */
+  private ownIds(meta: BlobMeta): string[] {
+    const key = createHash('sha256').update(`${this.scenario.seed}:${meta.contentId}:ids`).digest();
+    const words = [0, 1, 2, 3, 4, 5, 6, 7].map((w) => key.readUInt32LE(w * 4));
+    const oddRng = new Rng(`${this.scenario.seed}:${meta.contentId}`).fork('odd-ids');
+    const ids: string[] = [];
+    for (let i = 0; i < meta.ownCount; i++) {
+      const id = guid(i, words);
+      // Our ids replace the generator's, so its share of non-GUID ids is reproduced here.
+      ids.push(oddRng.chance(EDGE_CASE_RATES.nonGuidId) ? oddId(id, oddRng) : id);
+    }
+    return ids;
+  }
+
+  private ownTimes(meta: BlobMeta): number[] {
+    const timeRng = new Rng(`${this.scenario.seed}:${meta.contentId}`).fork('times');
+    const spanSeconds = Math.max(1, Math.floor((meta.recordsTo - meta.recordsFrom) / SECOND));
+    const times: number[] = [];
+    for (let i = 0; i < meta.ownCount; i++)
+      times.push(meta.recordsFrom + timeRng.int(0, spanSeconds - 1) * SECOND);
+    return times;
+  }
+
+  private ownRecords(meta: BlobMeta): AuditRecord[] {
+    if (meta.explicit) return meta.explicit;
+    const rng = new Rng(`${this.scenario.seed}:${meta.contentId}`);
+    const ids = this.ownIds(meta);
+    const times = this.ownTimes(meta);
+    const profile = this.profile(meta.tenantId);
+    const records: AuditRecord[] = [];
+    for (let i = 0; i < meta.ownCount; i++) {
+      const when = new Date(times[i] as number);
+      const record =
+        i === meta.largeIndex
+          ? makeLargeRecord(meta.contentType, when, profile, rng, this.scenario.blobs.largeRecordBytes)
+          : makeRecord(meta.contentType, when, profile, rng);
+      records.push(withId(record, ids[i] as string));
+    }
+    return records;
+  }
+
+  /** The blob's records, exactly as served. */
+  records(meta: BlobMeta): AuditRecord[] {
+    const own = this.ownRecords(meta);
+    if (!meta.dup) return own;
+    const { source, start, count } = meta.dup;
+    return [...this.ownRecords(source).slice(start, start + count), ...own];
+  }
+
+  /** Ids and CreationTimes of the blob's records in served order, without generating the records. */
+  refs(meta: BlobMeta): RecordRef[] {
+    const own = (m: BlobMeta): RecordRef[] => {
+      if (m.explicit) {
+        return m.explicit.map((r) => ({
+          id: typeof r.Id === 'string' ? r.Id : undefined,
+          creationTime: typeof r.CreationTime === 'string' ? r.CreationTime : undefined,
+        }));
+      }
+      const times = this.ownTimes(m);
+      return this.ownIds(m).map((id, i) => ({ id, creationTime: recordTime(times[i] as number) }));
+    };
+    if (!meta.dup) return own(meta);
+    const { source, start, count } = meta.dup;
+    return [...own(source).slice(start, start + count), ...own(meta)];
+  }
+
+  /** Just the record ids of a blob (served order), the cheapest thing truth can ask for. */
+  ids(meta: BlobMeta): Array<string | undefined> {
+    const own = (m: BlobMeta): Array<string | undefined> =>
+      m.explicit ? m.explicit.map((r) => (typeof r.Id === 'string' ? r.Id : undefined)) : this.ownIds(m);
+    if (!meta.dup) return own(meta);
+    const { source, start, count } = meta.dup;
+    return [...own(source).slice(start, start + count), ...own(meta)];
+  }
+}
+
+const HEX_DIGITS = Buffer.from('0123456789abcdef');
+const GUID_BUF = Buffer.alloc(36, '-'.charCodeAt(0));
+/** Byte offset in GUID_BUF of each of the 32 hex digits. */
+const GUID_SLOTS = [...'xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx'].flatMap((ch, i) => (ch === 'x' ? [i] : []));
+
+/** murmur3's finalizer: a bijection on 32-bit integers that scatters nearby inputs. */
+function fmix32(x: number): number {
+  let h = x >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
+ * Version-4-shaped GUID for record `index` of a blob keyed by `key` (8 words). The first group is a
+ * bijection of the index, so ids never repeat within a blob; 128 key bits keep blobs apart. Written
+ * into a buffer because flat strings keep a million-id Set cheap to build.
+ */
+function guid(index: number, key: number[]): string {
+  for (let w = 0; w < 4; w++) {
+    const n = (fmix32(index + (key[w] as number)) ^ (key[w + 4] as number)) >>> 0;
+    for (let k = 0; k < 8; k++) {
+      const slot = w * 8 + k;
+      let nibble = (n >>> (28 - 4 * k)) & 0xf;
+      if (slot === 12) nibble = 0x4; // version
+      if (slot === 16) nibble = 0x8 | (nibble & 0x3); // RFC 4122 variant
+      GUID_BUF[GUID_SLOTS[slot] as number] = HEX_DIGITS[nibble] as number;
+    }
+  }
+  return GUID_BUF.toString('latin1');
+}
+
+/** Non-GUID ids as real feeds carry them, derived from the unique GUID so they stay (almost surely) unique. */
+function oddId(id: string, rng: Rng): string {
+  const [a = '', b = '', c = '', d = '', e = ''] = id.split('-');
+  switch (rng.int(0, 6)) {
+    case 0:
+      return String(parseInt(a, 16));
+    case 1:
+      return `${a}${e.slice(0, 1)}-${b}-${c}-${d}-${e}`;
+    case 2:
+      return `${a}-${b}-xxx-xxx-${e}`;
+    case 3:
+      return `${a}-${b}/${c}-${d}-${e}`;
+    case 4:
+      return `${id}#${rng.int(1, 99)}`;
+    case 5:
+      return `${id}?v=${rng.int(1, 9)}`;
+    default:
+      return `EURPR${rng.int(1, 9)}\\${a}${b}${e}`;
+  }
+}
+
+/** Puts our id on a generated record; fields that echoed the generator's own id follow it. */
+function withId(record: AuditRecord, id: string): AuditRecord {
+  const old = record.Id;
+  if (typeof old === 'string' && old !== id) {
+    for (const [k, v] of Object.entries(record)) if (v === old) record[k] = id;
+  }
+  record.Id = id;
+  return record;
+}

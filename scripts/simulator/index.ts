@@ -1,0 +1,38 @@
+/**
+ * Office 365 Management Activity API simulator: a real HTTP(S) server on 127.0.0.1 that plays the
+ * API (subscriptions, content listing, blobs), Entra ID (token endpoints, OpenID metadata) and the
+ * App Service managed-identity endpoint, with deterministic lazily generated content, fault
+ * injection and ground truth for tests.
+ *
+ *   const sim = await startSimulator({ scenario: { seed: 1, tenants: [{ tenantId }] }, tls: true });
+ *   new ClientSecretCredential(tenantId, app.clientId, app.clientSecret, {
+ *     authorityHost: sim.baseUrl, disableInstanceDiscovery: true, tlsOptions: { ca: sim.caPem } });
+ */
+export { startSimulator } from './server';
+export type { ManagedIdentityEndpoint, Simulator, SimulatorOptions, SubscriptionControl } from './server';
+export { loadScenarioFile, resolveScenario, DEFAULT_RECORDS_PER_HOUR } from './scenario';
+export type {
+  AppSpec,
+  ExplicitBlobSpec,
+  ManagedIdentitySpec,
+  ResolvedApp,
+  ResolvedScenario,
+  ScenarioSpec,
+  TenantSpec,
+} from './scenario';
+export { DEFAULT_RANDOM_ACTIONS, FAULT_ROUTES } from './faults';
+export type {
+  FaultAction,
+  FaultController,
+  FaultHandle,
+  FaultRoute,
+  FaultRule,
+  RandomFaultOptions,
+} from './faults';
+export type { RequestLogEntry, Truth, TruthBlob, TruthFilter, TruthRecord } from './truth';
+export type { SimClock, ClockOptions } from './clock';
+export type { SubscriptionInfo, SubscriptionState } from './subscriptions';
+export { createSelfSignedCertificate } from './tls';
+export type { SelfSignedCertificate } from './tls';
+export { AF_MESSAGES, afStatus } from './errors';
+export { API_RESOURCES } from './tokens';
