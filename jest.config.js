@@ -8,6 +8,7 @@ module.exports = {
     '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }],
   },
   testTimeout: 60000,
+  globalSetup: '<rootDir>/test/globalSetup.js',
   // Child servers (simulator, Azurite, Cosmos) are started per test file and stopped in afterAll.
   forceExit: false,
 };

@@ -1,0 +1,59 @@
+/**
+ * Runs the real collector in a process of its own, pass after pass like a long-lived Functions worker,
+ * until every content type is caught up; prints one JSON line per pass and a final line with the
+ * process's peak RSS. Used by the backlog memory test and by `npm run bench`.
+ *
+ *   AUDITFEED_* settings in the environment; optional COLLECTOR_MAX_PASSES (default 1000).
+ */
+import { loadConfig } from '../../shared/config';
+import { collect } from '../../shared/handlers/collect';
+import { silentLogger } from '../../shared/logging';
+import { CollectorRuntime } from '../../shared/runtime';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const runtime = new CollectorRuntime(config, silentLogger);
+  const maxPasses = Number(process.env.COLLECTOR_MAX_PASSES ?? 1000);
+  const started = Date.now();
+  let records = 0;
+  let messages = 0;
+  let passes = 0;
+  try {
+    for (; passes < maxPasses;) {
+      passes++;
+      const summary = await collect(runtime, silentLogger);
+      records += summary.totals.records;
+      messages += summary.totals.messages;
+      const outcomes = summary.contentTypes.map((c) => c.outcome);
+      process.stdout.write(
+        `${JSON.stringify({ pass: passes, records: summary.totals.records, outcomes, rss: process.memoryUsage().rss })}\n`,
+      );
+      if (outcomes.includes('failed')) {
+        throw new Error(
+          summary.contentTypes.find((c) => c.outcome === 'failed')?.error ?? 'a content type failed',
+        );
+      }
+      if (outcomes.every((o) => o === 'complete')) break;
+    }
+  } finally {
+    runtime.close();
+  }
+  const seconds = (Date.now() - started) / 1000;
+  process.stdout.write(
+    `${JSON.stringify({
+      done: true,
+      passes,
+      records,
+      messages,
+      seconds,
+      recordsPerSecond: Math.round(records / seconds),
+      // resourceUsage().maxRSS is in kilobytes.
+      maxRssBytes: process.resourceUsage().maxRSS * 1024,
+    })}\n`,
+  );
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(1);
+});

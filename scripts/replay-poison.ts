@@ -1,0 +1,94 @@
+import { loadConfig } from '../shared/config';
+import { ConfigError } from '../shared/errors';
+import { createStorageClients } from '../shared/storage/clients';
+import { poisonQueueName, replayPoison, type ReplayResult } from '../shared/writer/poisonReplay';
+
+const USAGE = `Usage: npm run replay-poison -- [--dry-run] [--max N]
+
+Moves messages from the writer's poison queue (<AUDITFEED_QUEUE_NAME>-poison) back to its queue, so the
+writer tries them again. Reads the same settings as the function app (AUDITFEED_STORAGE…).
+
+  --dry-run   count the poison messages and show a few ids; move nothing
+  --max N     move at most N messages (default: all that were there at the start)`;
+
+interface Args {
+  dryRun: boolean;
+  max?: number;
+  help: boolean;
+}
+
+export function parseArgs(argv: readonly string[]): Args {
+  const args: Args = { dryRun: false, help: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--dry-run') args.dryRun = true;
+    else if (a === '--help' || a === '-h') args.help = true;
+    else if (a === '--max' || a?.startsWith('--max=')) {
+      const value = a === '--max' ? argv[++i] : a.slice('--max='.length);
+      if (value === undefined || !/^\d+$/.test(value) || Number(value) < 1) {
+        throw new Error(`--max needs a whole number of at least 1 (got ${JSON.stringify(value ?? '')})`);
+      }
+      args.max = Number(value);
+    } else throw new Error(`Unknown argument ${JSON.stringify(a)}`);
+  }
+  return args;
+}
+
+export function describeResult(queue: string, poison: string, r: ReplayResult): string {
+  const ids =
+    r.sample.length > 0
+      ? ` Message ids: ${r.sample.join(', ')}${r.available > r.sample.length ? ', …' : ''}.`
+      : '';
+  return r.dryRun
+    ? `Dry run: ${r.available} message(s) in ${poison}; nothing moved.${ids}`
+    : `Moved ${r.moved} message(s) from ${poison} to ${queue}.${ids}`;
+}
+
+/** The CLI; returns the exit code. */
+export async function main(
+  argv: readonly string[] = process.argv.slice(2),
+  env: Record<string, string | undefined> = process.env,
+  out: (line: string) => void = (line) => console.log(line),
+): Promise<number> {
+  let args: Args;
+  try {
+    args = parseArgs(argv);
+  } catch (e) {
+    out(`${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (args.help) {
+    out(USAGE);
+    return 0;
+  }
+  let config;
+  try {
+    config = loadConfig(env);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      out(e.message);
+      return 2;
+    }
+    throw e;
+  }
+  const { queues } = createStorageClients(config.storage);
+  const poison = poisonQueueName(config.queueName);
+  const result = await replayPoison({
+    queue: queues.getQueueClient(config.queueName),
+    poisonQueue: queues.getQueueClient(poison),
+    dryRun: args.dryRun,
+    ...(args.max !== undefined ? { max: args.max } : {}),
+  });
+  out(describeResult(config.queueName, poison, result));
+  return 0;
+}
+
+if (require.main === module) {
+  main().then(
+    (code) => (process.exitCode = code),
+    (e: unknown) => {
+      console.error(`replay-poison failed: ${(e as Error).message}`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,253 @@
+import { randomUUID } from 'node:crypto';
+import type { QueueClient } from '@azure/storage-queue';
+import { drainQueue, type QueueDelivery } from '../../scripts/local/queueTrigger';
+import { createCosmosClient } from '../../scripts/local/services';
+import { main as replayPoisonCli } from '../../scripts/replay-poison';
+import { write } from '../../shared/handlers/write';
+import { CosmosThrottledError } from '../../shared/writer/errors';
+import { poisonQueueName } from '../../shared/writer/poisonReplay';
+import type { WriterRuntime } from '../../shared/writerRuntime';
+import { CosmosFaultProxy } from './cosmosFaultProxy';
+import {
+  buildMessages,
+  containerOf,
+  countAll,
+  exchangeRecord,
+  expectExactlyOnce,
+  RecordingLogger,
+  startWriterStack,
+  TENANT,
+  type WriterStack,
+} from './helpers';
+
+let stack: WriterStack;
+let proxy: CosmosFaultProxy;
+
+beforeAll(async () => {
+  stack = await startWriterStack();
+  proxy = await CosmosFaultProxy.start(stack.cosmos.endpoint);
+});
+
+afterAll(async () => {
+  await proxy?.close();
+  await stack?.stop();
+});
+
+beforeEach(() => {
+  proxy.reset();
+});
+
+/** A writer whose Cosmos traffic goes through the fault proxy; SDK retries optional, ours always on. */
+function proxiedRuntime(sdkThrottleRetries: number | undefined, logger: RecordingLogger): WriterRuntime {
+  return stack.runtime(
+    {},
+    {
+      cosmosClient: createCosmosClient(
+        { endpoint: proxy.endpoint, key: stack.cosmos.key },
+        sdkThrottleRetries === undefined
+          ? {}
+          : { connectionPolicy: { retryOptions: { maxRetryAttemptCount: sdkThrottleRetries } } },
+      ),
+      throttle: { maxRounds: 4, defaultWaitMs: 20 },
+    },
+    logger,
+  );
+}
+
+async function newQueues(): Promise<{ queue: QueueClient; poison: QueueClient; name: string }> {
+  const name = `writer-${randomUUID().slice(0, 8)}`;
+  const queue = stack.storage.queues.getQueueClient(name);
+  await queue.create();
+  return { queue, poison: stack.storage.queues.getQueueClient(poisonQueueName(name)), name };
+}
+
+function handlerFor(runtime: WriterRuntime, logger: RecordingLogger) {
+  return (m: QueueDelivery) =>
+    write(runtime, m.text, { messageId: m.id, dequeueCount: m.dequeueCount }, logger);
+}
+
+describe('Cosmos DB throttling', () => {
+  it("re-sends only throttled operations after the service's retry-after, until all are stored once", async () => {
+    const logger = new RecordingLogger();
+    // SDK retries off, so the writer's own per-operation handling is what gets exercised.
+    const runtime = proxiedRuntime(0, logger);
+    const records = Array.from({ length: 12 }, (_, i) => exchangeRecord(100 + i));
+    const [message] = await buildMessages(stack.storage, records);
+    proxy.plan = (r) => {
+      if (!r.isBulk) return undefined;
+      if (r.bulkSeq === 1) return { kind: 'throttleOps', pick: (i) => i % 3 === 0, retryAfterMs: 40 };
+      if (r.bulkSeq === 2) return { kind: 'status', status: 429, substatus: 3200, retryAfterMs: 30 };
+      return undefined;
+    };
+
+    const result = await write(runtime, message, { messageId: 'throttled', dequeueCount: 1 }, logger);
+
+    expect(proxy.stats.throttledOps).toBe(4);
+    // Round 1: 12 sent, 4 throttled; round 2: those 4, all throttled (429 on the request); round 3: stored.
+    expect(proxy.stats.requests.filter((r) => r.isBulk).map((r) => r.ops)).toEqual([12, 4, 4]);
+    expect(result).toMatchObject({ written: 12, throttledRetries: 8 });
+    expect(
+      logger
+        .at('warn')
+        .filter((l) => /throttled/.test(l.message))
+        .map((l) => l.properties?.waitMs),
+    ).toEqual([40, 30]);
+    await expectExactlyOnce(containerOf(stack, runtime), records);
+  });
+
+  it('gives up after its cap so the message is retried later by the queue', async () => {
+    const logger = new RecordingLogger();
+    const runtime = proxiedRuntime(0, logger);
+    const [message] = await buildMessages(stack.storage, [exchangeRecord(200), exchangeRecord(201)]);
+    await runtime.ensureResources();
+    proxy.plan = (r) => (r.isBulk ? { kind: 'throttleOps', pick: () => true, retryAfterMs: 5 } : undefined);
+    await expect(
+      write(runtime, message, { messageId: 'hot', dequeueCount: 1 }, logger),
+    ).rejects.toBeInstanceOf(CosmosThrottledError);
+    expect(proxy.stats.requests.filter((r) => r.isBulk)).toHaveLength(4);
+    expect(logger.at('error')[0]?.properties).toMatchObject({ messageId: 'hot', error: 'CosmosThrottled' });
+    expect(await countAll(containerOf(stack, runtime))).toBe(0);
+  });
+});
+
+describe('Cosmos DB outage mid-batch, with the queue trigger semantics', () => {
+  it('retries failed messages and ends complete and duplicate-free', async () => {
+    const logger = new RecordingLogger();
+    const runtime = proxiedRuntime(undefined, logger);
+    await runtime.ensureResources();
+    const { queue, poison } = await newQueues();
+    // Overlapping batches, as the collector's re-read overlap produces.
+    const batches = [
+      Array.from({ length: 8 }, (_, i) => exchangeRecord(300 + i)),
+      Array.from({ length: 8 }, (_, i) => exchangeRecord(304 + i)),
+      Array.from({ length: 8 }, (_, i) => exchangeRecord(308 + i)),
+    ];
+    for (const batch of batches) {
+      for (const text of await buildMessages(stack.storage, batch)) await queue.sendMessage(text);
+    }
+    proxy.plan = (r) => {
+      if (!r.isBulk) return undefined;
+      if (r.bulkSeq === 1)
+        return { kind: 'status', status: 503, message: 'Service is currently unavailable.' };
+      if (r.bulkSeq === 2) return { kind: 'reset' };
+      // The service applied the writes, but the answer never arrived.
+      if (r.bulkSeq === 3) return { kind: 'forwardThenReset' };
+      return undefined;
+    };
+
+    const result = await drainQueue({
+      queue,
+      poisonQueue: poison,
+      handler: handlerFor(runtime, logger),
+      batchSize: 4,
+      visibilityTimeoutSeconds: 0,
+      maxDequeueCount: 5,
+    });
+
+    expect(proxy.stats).toMatchObject({ statuses: 1, resets: 1, forwardedThenReset: 1 });
+    expect(result).toMatchObject({ drained: true, failed: 3, succeeded: 3, poisoned: [] });
+    expect(logger.at('error').map((l) => l.properties?.dequeueCount)).toEqual([1, 1, 1]);
+    await expectExactlyOnce(containerOf(stack, runtime), batches.flat());
+  });
+});
+
+describe('poison queue and replay', () => {
+  it('poisons a message after 5 failed deliveries, and replay-poison brings it back to success', async () => {
+    const logger = new RecordingLogger();
+    const runtime = proxiedRuntime(undefined, logger);
+    await runtime.ensureResources();
+    const { queue, poison, name } = await newQueues();
+    const records = Array.from({ length: 5 }, (_, i) => exchangeRecord(400 + i));
+    const [text] = await buildMessages(stack.storage, records);
+    await queue.sendMessage(text!);
+
+    proxy.plan = (r) => (r.isBulk ? { kind: 'status', status: 503 } : undefined);
+    const failing = await drainQueue({
+      queue,
+      poisonQueue: poison,
+      handler: handlerFor(runtime, logger),
+      visibilityTimeoutSeconds: 0,
+      maxDequeueCount: 5,
+    });
+    expect(failing).toMatchObject({ drained: true, invocations: 5, failed: 5, succeeded: 0 });
+    expect(failing.poisoned).toHaveLength(1);
+    expect(logger.at('error').map((l) => l.properties?.dequeueCount)).toEqual([1, 2, 3, 4, 5]);
+    const parked = await poison.peekMessages({ numberOfMessages: 32 });
+    expect(parked.peekedMessageItems.map((m) => m.messageText)).toEqual([text]);
+
+    const env = {
+      AUDITFEED_TENANT_IDS: TENANT,
+      AUDITFEED_AUTH_MODE: 'secret',
+      AUDITFEED_CLIENT_ID: '0f3a9c27-5e4b-4d1a-8c6f-2b7e9d0a1c35',
+      AUDITFEED_CLIENT_SECRET: 'not-used-by-replay',
+      AUDITFEED_STORAGE: stack.azurite.connectionString,
+      AUDITFEED_COSMOS__accountEndpoint: stack.cosmos.endpoint,
+      AUDITFEED_COSMOS__accountKey: stack.cosmos.key,
+      AUDITFEED_QUEUE_NAME: name,
+    };
+    const out: string[] = [];
+    expect(await replayPoisonCli(['--dry-run'], env, (l) => out.push(l))).toBe(0);
+    expect(out.pop()).toBe(
+      `Dry run: 1 message(s) in ${name}-poison; nothing moved. Message ids: ${parked.peekedMessageItems[0]!.messageId}.`,
+    );
+    expect((await poison.getProperties()).approximateMessagesCount).toBe(1);
+
+    expect(await replayPoisonCli(['--max', '10'], env, (l) => out.push(l))).toBe(0);
+    expect(out.pop()).toMatch(new RegExp(`^Moved 1 message\\(s\\) from ${name}-poison to ${name}\\.`));
+    expect((await poison.getProperties()).approximateMessagesCount).toBe(0);
+
+    proxy.plan = () => undefined;
+    const recovered = await drainQueue({ queue, poisonQueue: poison, handler: handlerFor(runtime, logger) });
+    expect(recovered).toMatchObject({ drained: true, invocations: 1, succeeded: 1, poisoned: [] });
+    await expectExactlyOnce(containerOf(stack, runtime), records);
+  });
+
+  it('replay-poison validates its arguments and moves at most --max messages', async () => {
+    const { queue, poison, name } = await newQueues();
+    await poison.create();
+    for (let i = 0; i < 3; i++) await poison.sendMessage(`{"n":${i}}`);
+    const env = {
+      AUDITFEED_TENANT_IDS: TENANT,
+      AUDITFEED_AUTH_MODE: 'secret',
+      AUDITFEED_CLIENT_ID: '0f3a9c27-5e4b-4d1a-8c6f-2b7e9d0a1c35',
+      AUDITFEED_CLIENT_SECRET: 'x',
+      AUDITFEED_STORAGE: stack.azurite.connectionString,
+      AUDITFEED_COSMOS__accountEndpoint: stack.cosmos.endpoint,
+      AUDITFEED_QUEUE_NAME: name,
+    };
+    const out: string[] = [];
+    expect(await replayPoisonCli(['--max', '0'], env, (l) => out.push(l))).toBe(2);
+    expect(out.pop()).toMatch(/--max needs a whole number of at least 1/);
+    expect(await replayPoisonCli([], { ...env, AUDITFEED_STORAGE: '' }, (l) => out.push(l))).toBe(2);
+    expect(out.pop()).toMatch(/AUDITFEED_STORAGE/);
+
+    expect(await replayPoisonCli(['--max', '2'], env, (l) => out.push(l))).toBe(0);
+    expect(out.pop()).toMatch(/^Moved 2 message/);
+    expect((await queue.getProperties()).approximateMessagesCount).toBe(2);
+    expect((await poison.getProperties()).approximateMessagesCount).toBe(1);
+    const moved = await queue.receiveMessages({ numberOfMessages: 32 });
+    expect(moved.receivedMessageItems.map((m) => m.messageText).sort()).toEqual(['{"n":0}', '{"n":1}']);
+  });
+
+  it('drainQueue poisons a message whose earlier handlers crashed past maxDequeueCount, without invoking', async () => {
+    const { queue, poison } = await newQueues();
+    const { messageId } = await queue.sendMessage('{"crashed":true}');
+    // Five deliveries whose handler never finished (the message simply became visible again).
+    for (let i = 0; i < 5; i++) {
+      const { receivedMessageItems } = await queue.receiveMessages({ numberOfMessages: 1 });
+      const [m] = receivedMessageItems;
+      await queue.updateMessage(m!.messageId, m!.popReceipt, undefined, 0);
+    }
+    let invoked = 0;
+    const result = await drainQueue({
+      queue,
+      poisonQueue: poison,
+      handler: () => Promise.resolve(invoked++),
+      maxDequeueCount: 5,
+    });
+    expect(invoked).toBe(0);
+    expect(result).toMatchObject({ drained: true, invocations: 0, poisoned: [messageId] });
+    const parked = await poison.peekMessages();
+    expect(parked.peekedMessageItems.map((m) => m.messageText)).toEqual(['{"crashed":true}']);
+  });
+});
