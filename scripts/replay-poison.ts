@@ -1,27 +1,32 @@
 import { loadConfig } from '../shared/config';
 import { ConfigError } from '../shared/errors';
 import { createStorageClients } from '../shared/storage/clients';
+import { FailedMessageArchive } from '../shared/writer/failedMessages';
 import { poisonQueueName, replayPoison, type ReplayResult } from '../shared/writer/poisonReplay';
 
-const USAGE = `Usage: npm run replay-poison -- [--dry-run] [--max N]
+const USAGE = `Usage: npm run replay-poison -- [--dry-run] [--max N] [--archive]
 
 Moves messages from the writer's poison queue (<AUDITFEED_QUEUE_NAME>-poison) back to its queue, so the
 writer tries them again. Reads the same settings as the function app (AUDITFEED_STORAGE…).
 
   --dry-run   count the poison messages and show a few ids; move nothing
-  --max N     move at most N messages (default: all that were there at the start)`;
+  --max N     move at most N messages (default: all that were there at the start)
+  --archive   also re-enqueue the archived copies of poisoned messages (kept in the poison-archive
+              container without expiry; use it when poison messages expired after 7 days)`;
 
 interface Args {
   dryRun: boolean;
+  archive: boolean;
   max?: number;
   help: boolean;
 }
 
 export function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { dryRun: false, help: false };
+  const args: Args = { dryRun: false, archive: false, help: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--dry-run') args.dryRun = true;
+    else if (a === '--archive') args.archive = true;
     else if (a === '--help' || a === '-h') args.help = true;
     else if (a === '--max' || a?.startsWith('--max=')) {
       const value = a === '--max' ? argv[++i] : a.slice('--max='.length);
@@ -71,15 +76,32 @@ export async function main(
     }
     throw e;
   }
-  const { queues } = createStorageClients(config.storage);
+  const { queues, blobs } = createStorageClients(config.storage);
   const poison = poisonQueueName(config.queueName);
+  const archive = new FailedMessageArchive(blobs);
+  const queue = queues.getQueueClient(config.queueName);
   const result = await replayPoison({
-    queue: queues.getQueueClient(config.queueName),
+    queue,
     poisonQueue: queues.getQueueClient(poison),
     dryRun: args.dryRun,
+    archive,
     ...(args.max !== undefined ? { max: args.max } : {}),
   });
   out(describeResult(config.queueName, poison, result));
+  const archived = await archive.count();
+  if (args.archive && !args.dryRun) {
+    const moved = await archive.replay(queue, args.max !== undefined ? args.max - result.moved : undefined);
+    out(
+      `Re-enqueued ${moved} archived message(s) from ${archive.container.containerName} to ${config.queueName}.`,
+    );
+  } else if (archived > 0) {
+    out(
+      `${archived} archived copy(ies) of poisoned messages remain in ${archive.container.containerName}` +
+        (args.archive
+          ? '.'
+          : '; add --archive to re-enqueue them (needed once poison messages have expired).'),
+    );
+  }
   return 0;
 }
 

@@ -7,6 +7,7 @@ import type { ThrottleOptions } from './writer/bulkUpsert';
 import { ClaimCheckStore } from './writer/claimChecks';
 import { cosmosClientFor } from './writer/cosmosClient';
 import { ensureCosmosContainer } from './writer/cosmosContainer';
+import { FailedMessageArchive } from './writer/failedMessages';
 import { OversizeStore } from './writer/oversizeStore';
 import { RejectedRecordStore } from './writer/rejectedRecords';
 
@@ -23,6 +24,8 @@ export interface WriterRuntimeOptions {
   now?: () => Date;
   oversizeThresholdBytes?: number;
   throttle?: Partial<ThrottleOptions>;
+  /** host.json's maxDequeueCount: the attempt after which the host poisons a message. Default 5. */
+  maxDequeueCount?: number;
 }
 
 /**
@@ -35,6 +38,8 @@ export class WriterRuntime {
   readonly claimChecks: ClaimCheckStore;
   readonly oversize: OversizeStore;
   readonly rejects: RejectedRecordStore;
+  readonly failedMessages: FailedMessageArchive;
+  readonly maxDequeueCount: number;
   private ready: Promise<Container> | undefined;
 
   constructor(
@@ -47,6 +52,8 @@ export class WriterRuntime {
     this.claimChecks = new ClaimCheckStore(this.storage.blobs);
     this.oversize = new OversizeStore(this.storage.blobs);
     this.rejects = new RejectedRecordStore(this.storage.blobs);
+    this.failedMessages = new FailedMessageArchive(this.storage.blobs);
+    this.maxDequeueCount = options.maxDequeueCount ?? 5;
   }
 
   /** Checks (or, locally, creates) the Cosmos DB container and the writer's blob containers. */
@@ -63,6 +70,7 @@ export class WriterRuntime {
       ),
       this.oversize.ensureContainer(),
       this.rejects.ensureContainer(),
+      this.failedMessages.ensureContainer(),
     ]).then(
       ([container]) => container,
       (e: unknown) => {

@@ -26,5 +26,44 @@ export async function write(
     });
     throw e;
   }
-  return writer.write(message, delivery);
+  try {
+    return await writer.write(message, delivery);
+  } catch (e) {
+    if (delivery.dequeueCount >= runtime.maxDequeueCount)
+      await archiveLastAttempt(runtime, message, delivery, e, logger);
+    throw e;
+  }
+}
+
+/** The host poisons the message after this attempt, and poison messages expire in 7 days: keep a copy. */
+async function archiveLastAttempt(
+  runtime: WriterRuntime,
+  message: unknown,
+  delivery: Delivery,
+  error: unknown,
+  logger: Logger,
+): Promise<void> {
+  const text =
+    typeof message === 'string'
+      ? message
+      : Buffer.isBuffer(message)
+        ? message.toString('utf8')
+        : JSON.stringify(message);
+  try {
+    const blob = await runtime.failedMessages.archive({
+      text,
+      ...(delivery.messageId !== undefined ? { messageId: delivery.messageId } : {}),
+      dequeueCount: delivery.dequeueCount,
+      error: error instanceof Error ? error.message : String(error),
+    });
+    logger.error('Message failed its last attempt and goes to the poison queue; a copy is kept', {
+      messageId: delivery.messageId ?? '(unknown)',
+      archive: `${runtime.failedMessages.container.containerName}/${blob}`,
+    });
+  } catch (archiveError) {
+    logger.error('Could not archive a message on its last attempt', {
+      messageId: delivery.messageId ?? '(unknown)',
+      error: (archiveError as Error).message,
+    });
+  }
 }

@@ -1,4 +1,5 @@
 import type { QueueClient } from '@azure/storage-queue';
+import type { FailedMessageArchive } from './failedMessages';
 
 /** The Functions host's poison queue for a queue: `<queue>-poison`. */
 export function poisonQueueName(queueName: string): string {
@@ -16,6 +17,8 @@ export interface ReplayOptions {
   sampleSize?: number;
   /** Invisibility of a message between being received and deleted from the poison queue. Default 60 s. */
   leaseSeconds?: number;
+  /** Archived copies of poisoned messages: a replayed message's copy is removed. */
+  archive?: FailedMessageArchive;
 }
 
 export interface ReplayResult {
@@ -65,6 +68,7 @@ export async function replayPoison(options: ReplayOptions): Promise<ReplayResult
       // Never expires, like the collector's messages: a writer outage must not lose batches.
       await options.queue.sendMessage(m.messageText, { messageTimeToLive: -1 });
       await options.poisonQueue.deleteMessage(m.messageId, m.popReceipt);
+      await options.archive?.forget(m.messageText);
       moved++;
       if (sample.length < sampleSize) sample.push(m.messageId);
     }

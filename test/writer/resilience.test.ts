@@ -5,6 +5,7 @@ import { createCosmosClient } from '../../scripts/local/services';
 import { main as replayPoisonCli } from '../../scripts/replay-poison';
 import { write } from '../../shared/handlers/write';
 import { CosmosThrottledError } from '../../shared/writer/errors';
+import { FailedMessageArchive } from '../../shared/writer/failedMessages';
 import { poisonQueueName } from '../../shared/writer/poisonReplay';
 import type { WriterRuntime } from '../../shared/writerRuntime';
 import { CosmosFaultProxy } from './cosmosFaultProxy';
@@ -174,6 +175,9 @@ describe('poison queue and replay', () => {
     expect(logger.at('error').map((l) => l.properties?.dequeueCount)).toEqual([1, 2, 3, 4, 5]);
     const parked = await poison.peekMessages({ numberOfMessages: 32 });
     expect(parked.peekedMessageItems.map((m) => m.messageText)).toEqual([text]);
+    // Poison messages expire after 7 days; the last attempt kept a copy that does not.
+    const copy = runtime.failedMessages.container.getBlockBlobClient(FailedMessageArchive.blobName(text!));
+    expect(await copy.exists()).toBe(true);
 
     const env = {
       AUDITFEED_TENANT_IDS: TENANT,
@@ -187,18 +191,65 @@ describe('poison queue and replay', () => {
     };
     const out: string[] = [];
     expect(await replayPoisonCli(['--dry-run'], env, (l) => out.push(l))).toBe(0);
-    expect(out.pop()).toBe(
+    expect(out).toContain(
       `Dry run: 1 message(s) in ${name}-poison; nothing moved. Message ids: ${parked.peekedMessageItems[0]!.messageId}.`,
     );
+    out.length = 0;
     expect((await poison.getProperties()).approximateMessagesCount).toBe(1);
 
     expect(await replayPoisonCli(['--max', '10'], env, (l) => out.push(l))).toBe(0);
-    expect(out.pop()).toMatch(new RegExp(`^Moved 1 message\\(s\\) from ${name}-poison to ${name}\\.`));
+    expect(out[0]).toMatch(new RegExp(`^Moved 1 message\\(s\\) from ${name}-poison to ${name}\\.`));
     expect((await poison.getProperties()).approximateMessagesCount).toBe(0);
+    expect(await copy.exists()).toBe(false);
 
     proxy.plan = () => undefined;
     const recovered = await drainQueue({ queue, poisonQueue: poison, handler: handlerFor(runtime, logger) });
     expect(recovered).toMatchObject({ drained: true, invocations: 1, succeeded: 1, poisoned: [] });
+    await expectExactlyOnce(containerOf(stack, runtime), records);
+  });
+
+  it('keeps a poisoned message past the poison queue expiry; replay-poison --archive brings it back', async () => {
+    const logger = new RecordingLogger();
+    const runtime = proxiedRuntime(undefined, logger);
+    await runtime.ensureResources();
+    const { queue, poison, name } = await newQueues();
+    const records = Array.from({ length: 3 }, (_, i) => exchangeRecord(450 + i));
+    const [text] = await buildMessages(stack.storage, records);
+    await queue.sendMessage(text!);
+    proxy.plan = (r) => (r.isBulk ? { kind: 'status', status: 503 } : undefined);
+    const failing = await drainQueue({
+      queue,
+      poisonQueue: poison,
+      handler: handlerFor(runtime, logger),
+      visibilityTimeoutSeconds: 0,
+      maxDequeueCount: 5,
+    });
+    expect(failing.poisoned).toHaveLength(1);
+    // Seven days later the host's poison copy has expired.
+    await poison.clearMessages();
+
+    const env = {
+      AUDITFEED_TENANT_IDS: TENANT,
+      AUDITFEED_AUTH_MODE: 'secret',
+      AUDITFEED_CLIENT_ID: '0f3a9c27-5e4b-4d1a-8c6f-2b7e9d0a1c35',
+      AUDITFEED_CLIENT_SECRET: 'not-used-by-replay',
+      AUDITFEED_STORAGE: stack.azurite.connectionString,
+      AUDITFEED_COSMOS__accountEndpoint: stack.cosmos.endpoint,
+      AUDITFEED_COSMOS__accountKey: stack.cosmos.key,
+      AUDITFEED_QUEUE_NAME: name,
+    };
+    const out: string[] = [];
+    expect(await replayPoisonCli([], env, (l) => out.push(l))).toBe(0);
+    expect(out[1]).toMatch(
+      /archived copy\(ies\) of poisoned messages remain in poison-archive; add --archive/,
+    );
+    out.length = 0;
+    expect(await replayPoisonCli(['--archive'], env, (l) => out.push(l))).toBe(0);
+    expect(out[1]).toBe(`Re-enqueued 1 archived message(s) from poison-archive to ${name}.`);
+
+    proxy.plan = () => undefined;
+    const recovered = await drainQueue({ queue, poisonQueue: poison, handler: handlerFor(runtime, logger) });
+    expect(recovered).toMatchObject({ drained: true, succeeded: 1, poisoned: [] });
     await expectExactlyOnce(containerOf(stack, runtime), records);
   });
 
