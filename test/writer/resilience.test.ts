@@ -152,6 +152,20 @@ describe('Cosmos DB outage mid-batch, with the queue trigger semantics', () => {
   });
 });
 
+/** The settings replay-poison reads, as the function app has them. */
+function replayEnv(queueName: string): Record<string, string> {
+  return {
+    AUDITFEED_TENANT_IDS: TENANT,
+    AUDITFEED_AUTH_MODE: 'secret',
+    AUDITFEED_CLIENT_ID: '0f3a9c27-5e4b-4d1a-8c6f-2b7e9d0a1c35',
+    AUDITFEED_CLIENT_SECRET: 'not-used-by-replay',
+    AUDITFEED_STORAGE: stack.azurite.connectionString,
+    AUDITFEED_COSMOS__accountEndpoint: stack.cosmos.endpoint,
+    AUDITFEED_COSMOS__accountKey: stack.cosmos.key,
+    AUDITFEED_QUEUE_NAME: queueName,
+  };
+}
+
 describe('poison queue and replay', () => {
   it('poisons a message after 5 failed deliveries, and replay-poison brings it back to success', async () => {
     const logger = new RecordingLogger();
@@ -179,16 +193,7 @@ describe('poison queue and replay', () => {
     const copy = runtime.failedMessages.container.getBlockBlobClient(FailedMessageArchive.blobName(text!));
     expect(await copy.exists()).toBe(true);
 
-    const env = {
-      AUDITFEED_TENANT_IDS: TENANT,
-      AUDITFEED_AUTH_MODE: 'secret',
-      AUDITFEED_CLIENT_ID: '0f3a9c27-5e4b-4d1a-8c6f-2b7e9d0a1c35',
-      AUDITFEED_CLIENT_SECRET: 'not-used-by-replay',
-      AUDITFEED_STORAGE: stack.azurite.connectionString,
-      AUDITFEED_COSMOS__accountEndpoint: stack.cosmos.endpoint,
-      AUDITFEED_COSMOS__accountKey: stack.cosmos.key,
-      AUDITFEED_QUEUE_NAME: name,
-    };
+    const env = replayEnv(name);
     const out: string[] = [];
     expect(await replayPoisonCli(['--dry-run'], env, (l) => out.push(l))).toBe(0);
     expect(out).toContain(
@@ -228,16 +233,7 @@ describe('poison queue and replay', () => {
     // Seven days later the host's poison copy has expired.
     await poison.clearMessages();
 
-    const env = {
-      AUDITFEED_TENANT_IDS: TENANT,
-      AUDITFEED_AUTH_MODE: 'secret',
-      AUDITFEED_CLIENT_ID: '0f3a9c27-5e4b-4d1a-8c6f-2b7e9d0a1c35',
-      AUDITFEED_CLIENT_SECRET: 'not-used-by-replay',
-      AUDITFEED_STORAGE: stack.azurite.connectionString,
-      AUDITFEED_COSMOS__accountEndpoint: stack.cosmos.endpoint,
-      AUDITFEED_COSMOS__accountKey: stack.cosmos.key,
-      AUDITFEED_QUEUE_NAME: name,
-    };
+    const env = replayEnv(name);
     const out: string[] = [];
     expect(await replayPoisonCli([], env, (l) => out.push(l))).toBe(0);
     expect(out[1]).toMatch(
