@@ -57,6 +57,7 @@ export function handleAdmin(
       return json(200, { count: ids.length, ids });
     }
     if (method === 'GET' && path === 'truth/blobs') return json(200, d.truth.blobs(filterFrom(q)));
+    if (method === 'GET' && path === 'truth/stories') return json(200, d.truth.stories());
     if (method === 'GET' && path === 'truth/served') {
       return json(200, {
         contentIds: [...d.truth.servedContentIds()],

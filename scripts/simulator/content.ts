@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AuditRecord, ContentType } from '../../shared/contentTypes';
-import { EDGE_CASE_RATES, makeLargeRecord, makeRecord, makeTenantProfile } from './records';
-import type { TenantProfile } from './records';
+import { EDGE_CASE_RATES, becStory, makeLargeRecord, makeRecord, makeTenantProfile } from './records';
+import type { BecStory, TenantProfile } from './records';
 import { Rng } from './rng';
 import type { ResolvedScenario } from './scenario';
 import { DAY, HOUR, MINUTE, SECOND, recordTime, stamp17 } from './time';
@@ -29,6 +29,17 @@ export interface BlobMeta {
   /** Repeats `count` own records of an earlier blob, starting at `start`, ahead of its own records. */
   readonly dup: { source: BlobMeta; start: number; count: number } | undefined;
   readonly explicit: AuditRecord[] | undefined;
+  /** Index in `ContentStore.stories` of the story whose records this blob carries (in `explicit`). */
+  readonly story: number | undefined;
+}
+
+/** A scripted story as planned: what it was about and which blobs carry its records. */
+export interface PlannedStory {
+  kind: 'bec';
+  tenantId: string;
+  story: BecStory;
+  /** contentId of the blob carrying each record, by record Id. */
+  contentIds: Map<string, string>;
 }
 
 export interface RecordRef {
@@ -59,6 +70,7 @@ export class ContentStore {
   private readonly byId = new Map<string, BlobMeta>();
   private readonly profiles = new Map<string, TenantProfile>();
   readonly all: BlobMeta[] = [];
+  readonly stories: PlannedStory[] = [];
 
   constructor(private readonly scenario: ResolvedScenario) {
     this.plan();
@@ -116,6 +128,7 @@ export class ContentStore {
               largeIndex,
               dup,
               explicit: undefined,
+              story: undefined,
             };
             this.add(stream, meta);
           }
@@ -148,10 +161,60 @@ export class ContentStore {
         largeIndex: -1,
         dup: undefined,
         explicit: e.records,
+        story: undefined,
       });
     });
+    s.stories.forEach((st, i) => this.planStory(st.tenantId, st.start, i));
     for (const stream of this.streams.values()) stream.sort(byAvailability);
     this.all.sort(byAvailability);
+  }
+
+  /**
+   * A story's records go out like the rest of the tenant's activity: grouped per content type into the
+   * aggregation window of their CreationTime, each group one blob published after the usual latency.
+   */
+  private planStory(tenantId: string, start: number, index: number): void {
+    const s = this.scenario;
+    const aggMs = s.blobs.aggregationMinutes * MINUTE;
+    const rng = new Rng(`${s.seed}:story:${index}`);
+    const story = becStory(this.profile(tenantId), new Date(start), rng.fork('story'));
+    const groups = new Map<string, { contentType: ContentType; from: number; records: AuditRecord[] }>();
+    for (const { contentType, record } of story.records) {
+      const from = Math.floor(Date.parse(`${String(record.CreationTime)}Z`) / aggMs) * aggMs;
+      const key = `${contentType}|${from}`;
+      let group = groups.get(key);
+      if (!group) groups.set(key, (group = { contentType, from, records: [] }));
+      group.records.push(record);
+    }
+    const planned: PlannedStory = { kind: 'bec', tenantId, story, contentIds: new Map() };
+    for (const g of groups.values()) {
+      const key = streamKey(tenantId, g.contentType);
+      let stream = this.streams.get(key);
+      if (!stream) this.streams.set(key, (stream = []));
+      const wEnd = g.from + aggMs;
+      const contentCreated =
+        wEnd + rng.int(s.blobs.latencyMinutes[0] * MINUTE, s.blobs.latencyMinutes[1] * MINUTE);
+      const contentId = this.uniqueId(tenantId, contentCreated, g.contentType, rng);
+      this.add(stream, {
+        contentId,
+        tenantId,
+        contentType: g.contentType,
+        contentCreated,
+        availableAt: contentCreated,
+        contentExpiration: contentCreated + 7 * DAY,
+        recordsFrom: g.from,
+        recordsTo: wEnd,
+        ownCount: g.records.length,
+        recordCount: g.records.length,
+        late: false,
+        largeIndex: -1,
+        dup: undefined,
+        explicit: g.records,
+        story: index,
+      });
+      for (const r of g.records) planned.contentIds.set(String(r.Id), contentId);
+    }
+    this.stories.push(planned);
   }
 
   private uniqueId(tenantId: string, contentCreated: number, ct: ContentType, rng: Rng): string {

@@ -17,7 +17,9 @@ export type {
   ManagedIdentitySpec,
   ResolvedApp,
   ResolvedScenario,
+  ResolvedStory,
   ScenarioSpec,
+  StorySpec,
   TenantSpec,
 } from './scenario';
 export { DEFAULT_RANDOM_ACTIONS, FAULT_ROUTES } from './faults';
@@ -29,7 +31,15 @@ export type {
   FaultRule,
   RandomFaultOptions,
 } from './faults';
-export type { RequestLogEntry, Truth, TruthBlob, TruthFilter, TruthRecord } from './truth';
+export type {
+  RequestLogEntry,
+  Truth,
+  TruthBlob,
+  TruthFilter,
+  TruthRecord,
+  TruthStory,
+  TruthStoryRecord,
+} from './truth';
 export type { SimClock, ClockOptions } from './clock';
 export type { SubscriptionInfo, SubscriptionState } from './subscriptions';
 export { createSelfSignedCertificate } from './tls';

@@ -43,6 +43,18 @@ export interface ExplicitBlobSpec {
   records: AuditRecord[];
 }
 
+/**
+ * A scripted attack woven into a tenant's activity: its records are served in ordinary content blobs
+ * and are part of the ground truth (`truth.stories()`), so a run can check the attack was collected.
+ */
+export interface StorySpec {
+  /** Business-email compromise (see records/bec.ts). */
+  kind: 'bec';
+  tenantId: string;
+  /** CreationTime of the story's first record. */
+  start: string | Date;
+}
+
 export interface ScenarioSpec {
   seed: number | string;
   tenants: TenantSpec[];
@@ -70,6 +82,7 @@ export interface ScenarioSpec {
   listing?: { pageSize?: number; nextPageHeader?: 'NextPageUri' | 'NextPageUrl' | 'alternate' };
   subscriptions?: { preStarted?: boolean };
   explicit?: ExplicitBlobSpec[];
+  stories?: StorySpec[];
   tokenLifetimeSeconds?: number;
   /** Per-tenant API request limit (AF429 over it); default unlimited. */
   rateLimitPerMinute?: number;
@@ -88,6 +101,12 @@ export interface ResolvedApp {
   federated?: { subject: string; issuer?: string; audience?: string };
   tenants: string[];
   permissions: string[];
+}
+
+export interface ResolvedStory {
+  kind: 'bec';
+  tenantId: string;
+  start: number;
 }
 
 export interface ResolvedExplicitBlob {
@@ -120,6 +139,7 @@ export interface ResolvedScenario {
   listing: { pageSize: number; nextPageHeader: 'NextPageUri' | 'NextPageUrl' | 'alternate' };
   subscriptions: { preStarted: boolean };
   explicit: ResolvedExplicitBlob[];
+  stories: ResolvedStory[];
   tokenLifetimeSeconds: number;
 }
 
@@ -235,6 +255,14 @@ export function resolveScenario(spec: ScenarioSpec, clockStart: Date): ResolvedS
     };
   });
 
+  const stories = (spec.stories ?? []).map((st, i) => {
+    if (st.kind !== 'bec') throw new Error(`scenario: stories[${i}].kind must be 'bec'`);
+    const tenantId = String(st.tenantId).toLowerCase();
+    if (!tenantIds.includes(tenantId))
+      throw new Error(`scenario: stories[${i}] names unknown tenant ${st.tenantId}`);
+    return { kind: st.kind, tenantId, start: toDate(st.start, `stories[${i}].start`).getTime() };
+  });
+
   const pageSize = spec.listing?.pageSize ?? 100;
   if (!(Number.isInteger(pageSize) && pageSize > 0))
     throw new Error('scenario: listing.pageSize must be a positive integer');
@@ -259,6 +287,7 @@ export function resolveScenario(spec: ScenarioSpec, clockStart: Date): ResolvedS
     listing: { pageSize, nextPageHeader: spec.listing?.nextPageHeader ?? 'NextPageUri' },
     subscriptions: { preStarted: spec.subscriptions?.preStarted ?? false },
     explicit,
+    stories,
     tokenLifetimeSeconds: spec.tokenLifetimeSeconds ?? 3599,
   };
 }

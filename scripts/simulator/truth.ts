@@ -1,5 +1,6 @@
-import type { ContentBlobRef, ContentType } from '../../shared/contentTypes';
+import type { AuditRecord, ContentBlobRef, ContentType } from '../../shared/contentTypes';
 import type { BlobMeta, ContentStore } from './content';
+import type { SimUser } from './records';
 
 export interface RequestLogEntry {
   /** Simulator-clock time the request arrived. */
@@ -51,6 +52,34 @@ export interface TruthBlob extends ContentBlobRef {
   duplicateCount?: number;
   hasLargeRecord: boolean;
   explicit: boolean;
+  /** Index in `truth.stories()` when the blob carries a scripted story's records. */
+  story?: number;
+}
+
+/** One record of a scripted story and the blob that serves it. */
+export interface TruthStoryRecord {
+  id: string;
+  contentType: ContentType;
+  /** As the record spells it: `YYYY-MM-DDTHH:MM:SS`. */
+  creationTime: string;
+  contentId: string;
+  /** ISO time the blob becomes listable. */
+  availableAt: string;
+  record: AuditRecord;
+}
+
+/** A scripted story (ScenarioSpec.stories): who, from where, and every record of it. */
+export interface TruthStory {
+  kind: 'bec';
+  tenantId: string;
+  victim: SimUser;
+  attackerIp: string;
+  attackerCountry: string;
+  forwardTo: string;
+  /** In CreationTime order. */
+  records: TruthStoryRecord[];
+  /** Record ids per step (see BecStory.steps). */
+  steps: Record<string, string[]>;
 }
 
 export interface Truth {
@@ -61,6 +90,8 @@ export interface Truth {
   /** contentIds whose blob was answered in full with 200. */
   servedContentIds(): Set<string>;
   servedRecordIds(): Set<string>;
+  /** The scripted stories of the scenario, in ScenarioSpec.stories order. */
+  stories(): TruthStory[];
   /** The request log, oldest first (bounded). */
   readonly requests: RequestLogEntry[];
   clearRequests(): void;
@@ -164,8 +195,37 @@ export class GroundTruth implements Truth {
       late: b.late,
       ...(b.dup ? { duplicateOf: b.dup.source.contentId, duplicateCount: b.dup.count } : {}),
       hasLargeRecord: b.largeIndex >= 0,
-      explicit: b.explicit !== undefined,
+      explicit: b.explicit !== undefined && b.story === undefined,
+      ...(b.story !== undefined ? { story: b.story } : {}),
     }));
+  }
+
+  stories(): TruthStory[] {
+    return this.store.stories.map((planned) => {
+      const { story } = planned;
+      return {
+        kind: planned.kind,
+        tenantId: planned.tenantId,
+        victim: story.victim,
+        attackerIp: story.attackerIp,
+        attackerCountry: story.attackerCountry,
+        forwardTo: story.forwardTo,
+        records: story.records.map(({ contentType, record }) => {
+          const id = String(record.Id);
+          const contentId = planned.contentIds.get(id) ?? '';
+          const blob = this.store.get(planned.tenantId, contentId);
+          return {
+            id,
+            contentType,
+            creationTime: String(record.CreationTime),
+            contentId,
+            availableAt: new Date(blob?.availableAt ?? 0).toISOString(),
+            record,
+          };
+        }),
+        steps: story.steps,
+      };
+    });
   }
 
   servedContentIds(): Set<string> {

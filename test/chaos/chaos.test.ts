@@ -2,7 +2,7 @@ import { runSchedule, startChaosServices, type ChaosServices, type ScheduleResul
 
 /**
  * Randomized, seeded fault schedules across the whole pipeline (issue 5). `npm test` runs 25 of them;
- * `npm run chaos -- N` runs N (the long run uses 200). A failing seed is printed so it can be replayed
+ * `CHAOS_SCHEDULES=200 npm run chaos` is the long run. A failing seed is printed so it can be replayed
  * with CHAOS_SEEDS=<seed>.
  */
 const seeds = process.env.CHAOS_SEEDS

@@ -1,0 +1,314 @@
+import { setMaxListeners } from 'node:events';
+import type { ContainerClient } from '@azure/storage-blob';
+import type { QueueClient } from '@azure/storage-queue';
+import type { CollectorOptions, Collector } from '../../shared/collector/collector';
+import type { RunSummary } from '../../shared/collector/summary';
+import type { Watermark } from '../../shared/collector/watermark';
+import type { AuditfeedConfig } from '../../shared/config';
+import { collect } from '../../shared/handlers/collect';
+import { write } from '../../shared/handlers/write';
+import type { Logger } from '../../shared/logging';
+import type { BatchSink } from '../../shared/messages/batcher';
+import { CollectorRuntime } from '../../shared/runtime';
+import { CONTAINERS } from '../../shared/storage/clients';
+import { WatermarkStore } from '../../shared/storage/watermarkStore';
+import { WriterRuntime } from '../../shared/writerRuntime';
+import type { HostSettings } from './hostSettings';
+import { drainQueue, type QueueDelivery } from './queueTrigger';
+import type { RunStats } from './stats';
+import { NcrontabSchedule } from './timer';
+
+/**
+ * Drives the real handlers the way the Functions host does (DESIGN §7): `collect` on the timer schedule,
+ * `write` per queue message with host.json's batch size, visibility timeout, dequeue count and poison
+ * queue. Local time is compressed in two places, both documented in the README: the first collector
+ * run starts at once, and while a run stops at its deadline with backlog left the next starts at once
+ * instead of at the next occurrence.
+ */
+
+export interface PipelineOptions {
+  config: AuditfeedConfig;
+  host: HostSettings;
+  stats: RunStats;
+  logger: Logger;
+  /** 'once': give up on a collector that keeps failing, so the run can end. */
+  mode: 'once' | 'follow';
+  /** Caught up means the lag is at most this; default 10 minutes. */
+  caughtUpLagSeconds?: number;
+}
+
+export type PipelineEnd = 'caught-up' | 'collector-failed' | 'stopped';
+
+/** The host's shortest poll of an empty queue; back-off doubles up to maxPollingInterval. */
+const MIN_POLL_MS = 100;
+/** Pause before the next try after a failed collector run in --once mode. */
+const FAILED_RUN_RETRY_MS = 5_000;
+/** Failed collector runs in a row after which --once gives up. */
+const MAX_FAILED_RUNS = 3;
+/** Writer batches in flight get this long to finish after stop(). */
+const STOP_GRACE_MS = 15_000;
+
+/** Watermark saves as they happen, so the display can show each content type's lag mid-run. */
+class ObservedWatermarkStore extends WatermarkStore {
+  constructor(
+    container: ContainerClient,
+    private readonly onSaved: (watermark: Watermark) => void,
+  ) {
+    super(container);
+  }
+
+  override async save(watermark: Watermark, etag: string | undefined, now: Date): Promise<string> {
+    const tag = await super.save(watermark, etag, now);
+    this.onSaved(watermark);
+    return tag;
+  }
+}
+
+/** The product's composition root with counting wrappers around the sink and the watermark store. */
+class LocalCollectorRuntime extends CollectorRuntime {
+  private readonly observed: ObservedWatermarkStore;
+  private readonly counting: BatchSink;
+
+  constructor(config: AuditfeedConfig, logger: Logger, stats: RunStats) {
+    super(config, logger);
+    this.observed = new ObservedWatermarkStore(
+      this.storage.blobs.getContainerClient(CONTAINERS.watermarks),
+      (w) => stats.cursorSaved(w.contentType, w.cursor),
+    );
+    const sink = this.sink;
+    this.counting = {
+      enqueue: async (text, envelope) => {
+        await sink.enqueue(text);
+        stats.enqueued(envelope.contentType, envelope.count);
+      },
+      storeClaimCheck: (envelope, compressed) => sink.storeClaimCheck(envelope, compressed),
+    };
+  }
+
+  override collector(overrides: Partial<CollectorOptions> = {}): Collector {
+    return super.collector({ sink: this.counting, watermarks: this.observed, ...overrides });
+  }
+}
+
+export class Pipeline {
+  readonly collectorRuntime: CollectorRuntime;
+  readonly writerRuntime: WriterRuntime;
+  readonly queue: QueueClient;
+  readonly poisonQueue: QueueClient;
+  private readonly schedule: NcrontabSchedule;
+  private stopping = false;
+  private stopped: Promise<void> | undefined;
+  private readonly sleepers = new Set<() => void>();
+  private writerLoops: Promise<void>[] = [];
+  private depthLoop: Promise<void> | undefined;
+  /** Per writer loop: start time of its latest receive pass that found the queue empty. */
+  private readonly lastDrainedAt: number[] = [];
+  private lastRunFinishedAt = 0;
+  private collectorGaveUp = false;
+
+  constructor(private readonly options: PipelineOptions) {
+    const { config, logger, stats } = options;
+    this.schedule = NcrontabSchedule.parse(config.collectSchedule);
+    this.collectorRuntime = new LocalCollectorRuntime(config, logger, stats);
+    this.writerRuntime = new WriterRuntime(config, logger);
+    this.queue = this.writerRuntime.storage.queues.getQueueClient(config.queueName);
+    this.poisonQueue = this.writerRuntime.storage.queues.getQueueClient(`${config.queueName}-poison`);
+  }
+
+  /** Creates what the host would find in Azure (queue, containers), then starts the triggers. */
+  async start(): Promise<void> {
+    // A collector run shares one abort signal among all its concurrent requests: that many listeners
+    // are expected, not a leak, and Node's warning about them would only tear the display.
+    const c = this.options.config.concurrency;
+    setMaxListeners(Math.max(10, c.tenants * c.contentTypes * (c.fetches + 2)));
+    await Promise.all([this.collectorRuntime.ensureResources(), this.writerRuntime.ensureResources()]);
+    // Never awaited: stop() abandons a collector run in flight (see stopTriggers).
+    void this.runTimer();
+    const { batchSize, newBatchThreshold } = this.options.host.queues;
+    // The host fetches another batch once in-flight messages drop to newBatchThreshold, so up to
+    // batchSize + newBatchThreshold run at once; a second, smaller receive loop gives the same ceiling.
+    const loops = newBatchThreshold > 0 ? [batchSize, newBatchThreshold] : [batchSize];
+    this.writerLoops = loops.map((size, i) => this.runWriter(size, i));
+    this.depthLoop = this.pollDepth();
+  }
+
+  /**
+   * Resolves once the backlog is caught up: every content type complete, queue empty, lag small — after
+   * more than `afterRuns` collector runs have ended.
+   */
+  async untilCaughtUp(afterRuns = 0): Promise<PipelineEnd> {
+    const maxLag = this.options.caughtUpLagSeconds ?? 600;
+    while (!this.stopping) {
+      await this.sleep(250);
+      const { stats } = this.options;
+      const run = stats.lastRun;
+      if (stats.finishedRuns <= afterRuns && !this.collectorGaveUp) continue;
+      if (stats.collectorRunning || (!run && !this.collectorGaveUp)) continue;
+      const complete = run?.contentTypes.every((c) => c.outcome === 'complete') ?? false;
+      if (!complete && !this.collectorGaveUp) continue;
+      // Every receive loop must have found the queue empty since the collector last enqueued.
+      const drained = this.writerLoops.every((_, i) => (this.lastDrainedAt[i] ?? 0) > this.lastRunFinishedAt);
+      if (stats.inFlight > 0 || !drained) continue;
+      const depth = (await this.queue.getProperties()).approximateMessagesCount ?? 0;
+      stats.queueDepth = depth;
+      if (depth > 0) continue;
+      if (this.collectorGaveUp) return 'collector-failed';
+      const lag = stats.maxLagSeconds();
+      if (lag !== undefined && lag <= maxLag) return 'caught-up';
+    }
+    return 'stopped';
+  }
+
+  /** Stops the triggers: no new collector run or message; writer batches in flight may finish. */
+  stop(): Promise<void> {
+    this.stopped ??= this.stopTriggers();
+    return this.stopped;
+  }
+
+  private async stopTriggers(): Promise<void> {
+    this.stopping = true;
+    for (const wake of this.sleepers) wake();
+    this.sleepers.clear();
+    // A collector run in flight is abandoned, not awaited: it can take minutes, and its watermark only
+    // ever moves past durably enqueued work, so the next run redoes at most the unfinished part.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.writerLoops, this.depthLoop]),
+      new Promise((resolve) => (timer = setTimeout(resolve, STOP_GRACE_MS))),
+    ]);
+    clearTimeout(timer);
+  }
+
+  close(): void {
+    this.collectorRuntime.close();
+    this.writerRuntime.close();
+  }
+
+  private async runTimer(): Promise<void> {
+    const { stats, logger, config, mode } = this.options;
+    let next = Date.now(); // first run at once (compressed time)
+    let failures = 0;
+    while (!this.stopping) {
+      stats.nextCollectorRun = new Date(next);
+      await this.sleep(next - Date.now());
+      if (this.stopping) return;
+      stats.nextCollectorRun = undefined;
+      // Late by more than a few seconds: the host would set isPastDue.
+      const isPastDue = Date.now() - next > 5_000;
+      stats.runStarted(config.contentTypes);
+      let summary: RunSummary | undefined;
+      try {
+        summary = await collect(this.collectorRuntime, logger, isPastDue);
+        stats.runFinished(summary);
+      } catch (e) {
+        logger.error(`Collector run failed: ${(e as Error).message}`, { error: (e as Error).name });
+        stats.runFailed(config.contentTypes);
+      }
+      this.lastRunFinishedAt = Date.now();
+      if (this.stopping) return;
+      const outcomes = summary?.contentTypes.map((c) => c.outcome) ?? ['failed'];
+      if (outcomes.every((o) => o === 'complete')) {
+        failures = 0;
+        next = this.schedule.next(new Date()).getTime();
+      } else if (outcomes.every((o) => o === 'complete' || o === 'deadline')) {
+        failures = 0;
+        next = Date.now(); // backlog left: go on at once (compressed time)
+      } else if (mode === 'once') {
+        failures += 1;
+        if (failures >= MAX_FAILED_RUNS) {
+          this.collectorGaveUp = true;
+          return;
+        }
+        next = Date.now() + FAILED_RUN_RETRY_MS;
+      } else {
+        // As in Azure: a timer function is not retried; the next occurrence tries again.
+        next = this.schedule.next(new Date()).getTime();
+      }
+    }
+  }
+
+  private async runWriter(batchSize: number, index: number): Promise<void> {
+    const { host, stats, logger } = this.options;
+    const q = host.queues;
+    let idleMs = MIN_POLL_MS;
+    const handler = async (m: QueueDelivery): Promise<void> => {
+      stats.inFlight += 1;
+      try {
+        const text = q.messageEncoding === 'base64' ? Buffer.from(m.text, 'base64').toString('utf8') : m.text;
+        const result = await write(
+          this.writerRuntime,
+          text,
+          { messageId: m.id, dequeueCount: m.dequeueCount },
+          logger,
+        );
+        stats.written(result);
+      } finally {
+        stats.inFlight -= 1;
+      }
+    };
+    while (!this.stopping) {
+      const startedAt = Date.now();
+      let invocations = 0;
+      try {
+        const r = await drainQueue({
+          queue: this.queue,
+          poisonQueue: this.poisonQueue,
+          handler,
+          batchSize,
+          visibilityTimeoutSeconds: q.visibilityTimeoutSeconds,
+          maxDequeueCount: q.maxDequeueCount,
+          leaseSeconds: host.functionTimeoutSeconds,
+          // Short passes, so stop() is seen between batches.
+          timeoutMs: 1_000,
+          onError: () => {
+            stats.failedDeliveries += 1;
+          },
+        });
+        invocations = r.invocations;
+        if (r.poisoned.length > 0) {
+          stats.poisoned.push(...r.poisoned);
+          for (const id of r.poisoned) {
+            logger.error(
+              `Message ${id} reached maxDequeueCount of ${q.maxDequeueCount}; moved to ${this.poisonQueue.name}`,
+            );
+          }
+        }
+        if (r.drained) this.lastDrainedAt[index] = startedAt;
+      } catch (e) {
+        logger.error(`Queue trigger could not receive messages: ${(e as Error).message}`);
+      }
+      if (invocations > 0) {
+        idleMs = MIN_POLL_MS;
+        continue;
+      }
+      // Randomised exponential back-off while the queue is empty, like the host's listener.
+      await this.sleep(idleMs * (0.8 + 0.4 * Math.random()));
+      idleMs = Math.min(q.maxPollingIntervalMs, idleMs * 2);
+    }
+  }
+
+  private async pollDepth(): Promise<void> {
+    while (!this.stopping) {
+      try {
+        this.options.stats.queueDepth = (await this.queue.getProperties()).approximateMessagesCount ?? 0;
+      } catch {
+        // The display keeps the last value; a real problem shows up in the writer's own errors.
+      }
+      await this.sleep(1_000);
+    }
+  }
+
+  /** A sleep that stop() cuts short. */
+  private sleep(ms: number): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.sleepers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      this.sleepers.add(done);
+    });
+  }
+}

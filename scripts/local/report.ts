@@ -1,0 +1,245 @@
+import { writeFileSync } from 'node:fs';
+import type { ContentType } from '../../shared/contentTypes';
+import type { ScenarioSpec } from '../simulator';
+import { duration, int, rate, table } from './format';
+import type { LocalStack } from './localStack';
+import type { RunStats } from './stats';
+import type { StoreCheck } from './verify';
+
+/**
+ * The end of a local run: the summary printed for a person, and the same facts as JSON in
+ * `<stateDir>/last-run.json` for scripts and tests (written at start with status "running" too).
+ */
+
+export type RunStatus = 'running' | 'caught-up' | 'following' | 'interrupted' | 'collector-failed' | 'failed';
+
+export interface RunReport {
+  status: RunStatus;
+  /** True when the run caught up and every check passed. */
+  ok: boolean;
+  pid: number;
+  servicePids: number[];
+  startedAt: string;
+  finishedAt: string | undefined;
+  durationSeconds: number;
+  mode: LocalStack['mode'];
+  /** The simulated tenant; `spec` reproduces its ground truth (`startSimulator({ scenario: spec })`). */
+  scenario: { name: string; reused: boolean; tenantIds: string[]; spec: ScenarioSpec } | undefined;
+  logFile: string;
+  storage: { where: string; endpoint: string; persistent: boolean; queue: string; poisonQueue: string };
+  cosmos: {
+    where: string;
+    endpoint: string;
+    /** Only for the local stand-in: the emulator's public well-known key. */
+    key: string | undefined;
+    database: string;
+    container: string;
+    persistent: boolean;
+  };
+  contentTypes: Partial<
+    Record<
+      ContentType,
+      { collected: number; written: number; inStore: number | undefined; lagSeconds: number | undefined }
+    >
+  >;
+  totals: { collected: number; written: number; inStore: number | undefined; recordsPerSecond: number };
+  queue: { messages: number; written: number; failedDeliveries: number; poison: number };
+  collectorRuns: number;
+  /** Content types that did not complete in the latest collector run, and why. */
+  collectorProblems: Array<{ contentType: ContentType; outcome: string; error: string | undefined }>;
+  gaps: number;
+  rejected: number;
+  oversize: number;
+  check: StoreCheck | undefined;
+  error?: string;
+}
+
+export function buildReport(
+  status: RunStatus,
+  stack: LocalStack,
+  stats: RunStats,
+  logFile: string,
+  check: StoreCheck | undefined,
+  finished: boolean,
+): RunReport {
+  const now = Date.now();
+  const elapsed = stats.elapsedMs(now);
+  const { config } = stack;
+  const contentTypes: RunReport['contentTypes'] = {};
+  for (const [ct, t] of stats.types) {
+    contentTypes[ct] = {
+      collected: t.collected,
+      written: t.written,
+      inStore: check ? (check.perType[ct] ?? 0) : undefined,
+      lagSeconds: stats.lagSeconds(ct, now),
+    };
+  }
+  const truthOk =
+    !check?.truth ||
+    (check.truth.missing === 0 && check.truth.duplicated === 0 && check.truth.unexpected === 0);
+  const storiesOk = (check?.stories ?? []).every((s) => s.inStore >= s.available);
+  return {
+    status,
+    ok:
+      (status === 'caught-up' || status === 'following') &&
+      stats.poisoned.length === 0 &&
+      truthOk &&
+      storiesOk,
+    pid: process.pid,
+    servicePids: stack.pids(),
+    startedAt: new Date(stats.startedAt).toISOString(),
+    finishedAt: finished ? new Date(now).toISOString() : undefined,
+    durationSeconds: Math.round(elapsed / 100) / 10,
+    mode: stack.mode,
+    scenario: stack.scenario
+      ? {
+          name: stack.scenario.name,
+          reused: stack.scenario.reused,
+          tenantIds: stack.sim?.tenants ?? [],
+          spec: stack.scenario.spec,
+        }
+      : undefined,
+    logFile,
+    storage: {
+      where: stack.storage.where,
+      endpoint: stack.storage.endpoint,
+      persistent: stack.storage.persistent,
+      queue: config.queueName,
+      poisonQueue: `${config.queueName}-poison`,
+    },
+    cosmos: {
+      where: stack.cosmos.where,
+      endpoint: stack.cosmos.endpoint,
+      key: stack.cosmos.key,
+      database: config.cosmos.database,
+      container: config.cosmos.container,
+      persistent: stack.cosmos.persistent,
+    },
+    contentTypes,
+    totals: {
+      collected: stats.collected,
+      written: stats.writtenTotal,
+      inStore: check?.documents,
+      recordsPerSecond: elapsed > 0 ? Math.round((stats.writtenTotal * 1000) / elapsed) : 0,
+    },
+    queue: {
+      messages: stats.messagesEnqueued,
+      written: stats.messagesWritten,
+      failedDeliveries: stats.failedDeliveries,
+      poison: stats.poisoned.length,
+    },
+    collectorRuns: stats.collectorRuns,
+    collectorProblems: (stats.lastRun?.contentTypes ?? [])
+      .filter((c) => c.outcome !== 'complete')
+      .map((c) => ({ contentType: c.contentType, outcome: c.outcome, error: c.error })),
+    gaps: stats.gaps,
+    rejected: stats.rejected,
+    oversize: stats.oversize,
+    check,
+  };
+}
+
+export function writeReport(file: string, report: RunReport): void {
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+}
+
+const HEADLINES: Record<RunStatus, string> = {
+  running: 'running',
+  'caught-up': 'caught up',
+  following: 'stopped while following',
+  interrupted: 'interrupted before catching up',
+  'collector-failed': 'stopped: the collector keeps failing (see the log)',
+  failed: 'failed',
+};
+
+/** The summary a person reads at the end. */
+export function formatSummary(r: RunReport): string[] {
+  const out: string[] = [];
+  const elapsedMs = r.durationSeconds * 1000;
+  out.push(
+    '',
+    `auditfeed local run ${HEADLINES[r.status]} after ${duration(r.durationSeconds)}` +
+      (r.ok ? ' — all checks passed' : r.status === 'caught-up' ? ' — with problems (below)' : ''),
+    '',
+  );
+  const rows: string[][] = [['Content type', 'Collected', 'Written', 'In Cosmos DB', 'Lag']];
+  for (const [ct, t] of Object.entries(r.contentTypes)) {
+    rows.push([
+      ct,
+      int(t.collected),
+      int(t.written),
+      t.inStore === undefined ? '—' : int(t.inStore),
+      duration(t.lagSeconds),
+    ]);
+  }
+  rows.push([
+    'Total',
+    int(r.totals.collected),
+    int(r.totals.written),
+    r.totals.inStore === undefined ? '—' : int(r.totals.inStore),
+    '',
+  ]);
+  out.push(...table(rows, (i) => i > 0).map((l) => `  ${l}`), '');
+  out.push(
+    `  Time ${duration(r.durationSeconds)} · rate ${rate(r.totals.written, elapsedMs)} written · ` +
+      `collector runs ${r.collectorRuns} · gaps ${r.gaps}`,
+    `  Queue messages ${int(r.queue.messages)} enqueued, ${int(r.queue.written)} written · ` +
+      `failed deliveries ${r.queue.failedDeliveries} · poison ${r.queue.poison}` +
+      (r.rejected > 0 ? ` · rejected records ${r.rejected}` : '') +
+      (r.oversize > 0 ? ` · oversize records ${r.oversize}` : ''),
+  );
+  // Content types failing for one reason (a wrong secret fails them all) are listed together.
+  const problems = new Map<string, string[]>();
+  for (const p of r.collectorProblems) {
+    const reason = `${p.outcome}${p.error ? `: ${p.error}` : ''}`;
+    problems.set(reason, [...(problems.get(reason) ?? []), p.contentType]);
+  }
+  for (const [reason, contentTypes] of problems)
+    out.push(`  Collector: ${contentTypes.join(', ')} ${reason}`);
+  const c = r.check;
+  if (c?.truth) {
+    const t = c.truth;
+    out.push(
+      `  Ground truth${r.status === 'following' ? ` (checked ${c.checkedAt.slice(11, 19)} UTC)` : ''}: ` +
+        `${int(t.expected)} records published by the simulator · missing ${int(t.missing)} · ` +
+        `duplicated ${int(t.duplicated)} · unexpected ${int(t.unexpected)}`,
+    );
+  }
+  for (const s of c?.stories ?? []) {
+    out.push(
+      `  BEC story: victim ${s.victim}, attacker ${s.attackerIp} (${s.attackerCountry}), mail forwarded to ${s.forwardTo}`,
+      `             ${s.inStore} of ${s.records} story records in Cosmos DB` +
+        (s.available < s.records ? ` (${s.available} published so far)` : ''),
+    );
+  }
+  out.push(
+    '',
+    'Where the data is',
+    `  Cosmos DB  ${r.cosmos.endpoint}  database "${r.cosmos.database}", container "${r.cosmos.container}" (${r.cosmos.where})`,
+  );
+  if (r.cosmos.key)
+    out.push(`             key: the Cosmos DB emulator's well-known key (${r.cosmos.key.slice(0, 8)}…)`);
+  out.push(
+    `  Storage    ${r.storage.endpoint} (${r.storage.where})`,
+    `             queue "${r.storage.queue}", poison queue "${r.storage.poisonQueue}", watermarks in container "watermarks"`,
+    `  Log        ${r.logFile}`,
+  );
+  if (c?.example) {
+    out.push(
+      '',
+      `Query it in Data Explorer or with any Cosmos DB SDK (${c.example.rows} rows now):`,
+      `  ${c.example.text}`,
+      'or, while a local stack runs (e.g. `npm start -- --follow`), from another terminal:',
+      `  node dist/scripts/local/query.js "${c.example.text.replace(/"/g, '\\"')}"`,
+    );
+  }
+  if (!r.cosmos.persistent && r.cosmos.key) {
+    out.push(
+      '',
+      'This Cosmos DB was in memory and stopped with the run: `npm start -- --follow` keeps it up to query,',
+      '`npm start -- --persist` keeps the data for the next run (see README, "Local runs").',
+    );
+  }
+  out.push('');
+  return out;
+}

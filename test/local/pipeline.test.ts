@@ -1,0 +1,67 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { readHostSettings, type HostSettings } from '../../scripts/local/hostSettings';
+import { startLocalStack, type LocalStack } from '../../scripts/local/localStack';
+import { Pipeline } from '../../scripts/local/pipeline';
+import { stopAll } from '../../scripts/local/services';
+import { RunStats } from '../../scripts/local/stats';
+import { silentLogger } from '../../shared/logging';
+
+/**
+ * The runner's trigger loop in-process, with host.json's queue settings shortened so the poison path
+ * runs in seconds instead of maxDequeueCount × 2 minutes.
+ */
+describe('local pipeline (Functions trigger semantics)', () => {
+  let dir: string;
+  let stack: LocalStack;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'auditfeed-pipeline-test-'));
+    stack = await startLocalStack({ scenario: 'small', stateDir: dir, persist: false, env: {} });
+  }, 60_000);
+
+  afterAll(async () => {
+    await stack?.stop();
+    await stopAll();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('collects and writes the backlog, and poisons a message that fails maxDequeueCount times', async () => {
+    const real = readHostSettings();
+    const host: HostSettings = {
+      ...real,
+      queues: { ...real.queues, visibilityTimeoutSeconds: 0, maxDequeueCount: 2, maxPollingIntervalMs: 500 },
+    };
+    const stats = new RunStats(stack.config.contentTypes);
+    const pipeline = new Pipeline({ config: stack.config, host, stats, logger: silentLogger, mode: 'once' });
+    // A message from a "newer collector": the writer refuses it on every delivery.
+    await pipeline.queue.createIfNotExists();
+    const { messageId } = await pipeline.queue.sendMessage(
+      JSON.stringify({ v: 99, batchId: 'from-the-future' }),
+    );
+    try {
+      await pipeline.start();
+      await expect(pipeline.untilCaughtUp()).resolves.toBe('caught-up');
+    } finally {
+      await pipeline.stop();
+      pipeline.close();
+    }
+    expect(stats.poisoned).toEqual([messageId]);
+    expect(stats.failedDeliveries).toBe(2);
+    const { receivedMessageItems } = await pipeline.poisonQueue.receiveMessages({ numberOfMessages: 5 });
+    expect(receivedMessageItems.map((m) => JSON.parse(m.messageText) as unknown)).toEqual([
+      { v: 99, batchId: 'from-the-future' },
+    ]);
+    expect((await pipeline.queue.getProperties()).approximateMessagesCount).toBe(0);
+
+    expect(stats.lastRun?.contentTypes.every((c) => c.outcome === 'complete')).toBe(true);
+    expect(stats.messagesWritten).toBe(stats.messagesEnqueued);
+    for (const [, t] of stats.types) {
+      expect(t.collected).toBeGreaterThan(0);
+      expect(t.written).toBeGreaterThan(0);
+      expect(t.cursor).toBeDefined();
+    }
+    expect(stats.maxLagSeconds()).toBeLessThan(600);
+  }, 60_000);
+});
