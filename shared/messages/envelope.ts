@@ -40,6 +40,11 @@ export interface Batch {
   records: AuditRecord[];
 }
 
+/** A batch as the writer reads it, with the size of its JSON (an upper bound on any one record's). */
+export interface UnpackedBatch extends Batch {
+  jsonBytes: number;
+}
+
 /** A message the writer cannot use as it is. */
 export class BadMessageError extends AuditfeedError {
   constructor(message: string) {
@@ -71,10 +76,12 @@ export function packBatch(
     : gzipSync(json);
 }
 
-export function unpackBatch(compressed: Buffer, enc: Compression, where: string): Batch {
+export function unpackBatch(compressed: Buffer, enc: Compression, where: string): UnpackedBatch {
   let parsed: unknown;
+  let jsonBytes: number;
   try {
     const json = enc === 'br' ? brotliDecompressSync(compressed) : gunzipSync(compressed);
+    jsonBytes = json.length;
     parsed = JSON.parse(json.toString('utf8'));
   } catch (e) {
     throw new BadMessageError(`${where}: the batch is not ${enc}-compressed JSON (${(e as Error).message}).`);
@@ -88,7 +95,7 @@ export function unpackBatch(compressed: Buffer, enc: Compression, where: string)
   ) {
     throw new BadMessageError(`${where}: the batch has no records and contentIds arrays.`);
   }
-  return batch as Batch;
+  return Object.assign(batch as Batch, { jsonBytes });
 }
 
 /**

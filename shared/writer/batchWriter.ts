@@ -3,10 +3,11 @@ import pLimit from 'p-limit';
 import type { AuditRecord, ContentType } from '../contentTypes';
 import { AuditfeedError } from '../errors';
 import type { Logger } from '../logging';
-import { decodeEnvelope, unpackBatch, type Batch, type Envelope } from '../messages/envelope';
+import { decodeEnvelope, unpackBatch, type Envelope, type UnpackedBatch } from '../messages/envelope';
 import { bulkUpsert, type ThrottleOptions } from './bulkUpsert';
 import type { ClaimCheckStore } from './claimChecks';
 import {
+  documentBytesBound,
   OVERSIZE_THRESHOLD_BYTES,
   oversizeStub,
   serializedBytes,
@@ -114,7 +115,7 @@ export class BatchWriter {
   }
 
   /** The batch, or undefined when a claim check was already written and retired by an earlier attempt. */
-  private async loadBatch(envelope: Envelope): Promise<Batch | undefined> {
+  private async loadBatch(envelope: Envelope): Promise<UnpackedBatch | undefined> {
     let compressed: Buffer;
     if (envelope.blob) {
       const blob = await this.options.claimChecks.read(envelope.blob);
@@ -138,7 +139,7 @@ export class BatchWriter {
     return batch;
   }
 
-  private async writeBatch(envelope: Envelope, batch: Batch): Promise<WriteResult> {
+  private async writeBatch(envelope: Envelope, batch: UnpackedBatch): Promise<WriteResult> {
     const { tenantId, contentType, batchId } = envelope;
     const retentionDays = this.options.contentTypeRetentionDays[contentType];
     const context = {
@@ -166,7 +167,11 @@ export class BatchWriter {
     await Promise.all(rejected);
 
     const entries = [...byKey.values()];
-    const oversize = entries.filter((m) => serializedBytes(m.document) > this.threshold);
+    // Measuring every document costs a second serialisation; only a batch this large can hold one too big.
+    const oversize =
+      documentBytesBound(batch.jsonBytes) > this.threshold
+        ? entries.filter((m) => serializedBytes(m.document) > this.threshold)
+        : [];
     const documents = await this.withOversizeStubs(entries, oversize, result);
 
     const upserted = await bulkUpsert(this.options.container, documents, {

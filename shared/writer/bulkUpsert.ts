@@ -1,9 +1,11 @@
 import {
   BulkOperationType,
+  ErrorResponse,
   type BulkOperationResult,
   type Container,
   type JSONObject,
   type OperationInput,
+  type OperationResponse,
 } from '@azure/cosmos';
 import type { Logger } from '../logging';
 import { sleep as realSleep } from '../sleep';
@@ -64,7 +66,12 @@ export async function bulkUpsert(
     }));
     let outcomes: BulkOperationResult[];
     try {
-      outcomes = await container.items.executeBulkOperations(operations);
+      // Re-sends are few and rare: there the SDK's per-operation backoff, and the status of a request
+      // throttled as a whole, are worth executeBulkOperations' wait (see executeInRequests).
+      outcomes =
+        round === 0
+          ? await executeInRequests(container, operations)
+          : await container.items.executeBulkOperations(operations);
     } catch (e) {
       throw new CosmosWriteError(
         `Bulk upsert of batch ${options.batchId} failed before any operation status came back: ${(e as Error).message}`,
@@ -75,6 +82,7 @@ export async function bulkUpsert(
     }
 
     const throttled: AuditDocument[] = [];
+    const unanswered: AuditDocument[] = [];
     const failures: FailedOperation[] = [];
     let retryAfterMs = 0;
     pending.forEach((doc, i) => {
@@ -86,6 +94,8 @@ export async function bulkUpsert(
       } else if (status === 429) {
         throttled.push(doc);
         retryAfterMs = Math.max(retryAfterMs, retryAfterOf(outcome));
+      } else if (status === REQUEST_FAILED) {
+        unanswered.push(doc);
       } else if (status === 413) {
         result.tooLarge.push(doc);
       } else {
@@ -106,7 +116,20 @@ export async function bulkUpsert(
         failures.slice(0, FAILURE_SAMPLE),
       );
     }
-    if (throttled.length === 0) break;
+    if (unanswered.length > 0) {
+      options.logger.warn('A Cosmos DB bulk request failed as a whole; sending its operations again', {
+        batchId: options.batchId,
+        operations: unanswered.length,
+        of: pending.length,
+        error: outcomes.find((o) => statusOf(o) === REQUEST_FAILED)?.error?.message?.slice(0, 300),
+      });
+    }
+    if (throttled.length === 0 && unanswered.length === 0) break;
+    if (throttled.length === 0) {
+      // Only unanswered requests: straight to the path that reports statuses (it waits on 429 itself).
+      pending = unanswered;
+      continue;
+    }
     if (round + 1 >= throttle.maxRounds) {
       throw new CosmosThrottledError(
         `Bulk upsert of batch ${options.batchId}: ${throttled.length} operations still throttled (429) after ` +
@@ -124,9 +147,61 @@ export async function bulkUpsert(
     });
     result.throttledRetries += throttled.length;
     await wait(delay);
-    pending = throttled;
+    pending = [...throttled, ...unanswered];
   }
   return result;
+}
+
+/** Outcome code of the operations of a first-round request that failed as a whole (no status). */
+const REQUEST_FAILED = 'BulkRequestFailed';
+
+/** The service takes at most 100 operations in one bulk request. */
+const OPERATIONS_PER_REQUEST = 100;
+/** Bulk requests of one batch in flight at once (a batch is a few hundred documents). */
+const REQUESTS_IN_FLIGHT = 4;
+
+/**
+ * First attempt of a batch: bulk requests of ≤ 100 operations, one outcome per operation, in order.
+ * Not `executeBulkOperations`: in @azure/cosmos 4.9 every call of it sleeps 1 s before it sends its last,
+ * partly filled batch, so each message took ≥ 1 s and the writer ran at about a third of what the
+ * endpoint takes (docs/performance.md). Per-operation statuses (429 with retryAfterMilliseconds, 413, …)
+ * come back as before. A request that fails as a whole (5xx, a cut connection, a 429 the SDK's own
+ * retries did not overcome) loses its status inside `items.bulk`: its operations come back as
+ * REQUEST_FAILED and are sent again through executeBulkOperations, which keeps statuses.
+ */
+async function executeInRequests(
+  container: Container,
+  operations: OperationInput[],
+): Promise<BulkOperationResult[]> {
+  const outcomes: BulkOperationResult[] = new Array<BulkOperationResult>(operations.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let start = next; start < operations.length; start = next) {
+      next += OPERATIONS_PER_REQUEST;
+      const chunk = operations.slice(start, start + OPERATIONS_PER_REQUEST);
+      try {
+        // Deprecated in favour of executeBulkOperations, but sends at once; see above.
+        const responses: OperationResponse[] = await container.items.bulk(chunk);
+        chunk.forEach((operationInput, i) => {
+          const response = responses[i];
+          outcomes[start + i] = response
+            ? { operationInput, response: response as BulkOperationResult['response'] }
+            : {
+                operationInput,
+                error: new ErrorResponse('No status for this operation in the bulk response.'),
+              };
+        });
+      } catch (e) {
+        const error = Object.assign(new ErrorResponse((e as Error).message), {
+          code: REQUEST_FAILED,
+          cause: e,
+        });
+        chunk.forEach((operationInput, i) => (outcomes[start + i] = { operationInput, error }));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: REQUESTS_IN_FLIGHT }, worker));
+  return outcomes;
 }
 
 function statusOf(outcome: BulkOperationResult | undefined): number | string | undefined {
@@ -135,6 +210,11 @@ function statusOf(outcome: BulkOperationResult | undefined): number | string | u
 }
 
 function retryAfterOf(outcome: BulkOperationResult | undefined): number {
+  // A 429 inside a bulk response carries the service's retryAfterMilliseconds on the operation.
+  const fromOperation = Number(
+    (outcome?.response as { retryAfterMilliseconds?: unknown } | undefined)?.retryAfterMilliseconds,
+  );
+  if (Number.isFinite(fromOperation) && fromOperation > 0) return fromOperation;
   const error = outcome?.error;
   const fromError = Number(error?.retryAfterInMs ?? error?.retryAfterInMilliseconds);
   if (Number.isFinite(fromError) && fromError > 0) return fromError;

@@ -99,6 +99,18 @@ export function serializedBytes(document: AuditDocument): number {
   return Buffer.byteLength(JSON.stringify(document), 'utf8');
 }
 
+/** Our fields (id, pk, names of the flat fields, …) add at most this much to a document. */
+const ADDED_FIELDS_MAX_BYTES = 16 * 1024;
+
+/**
+ * Largest serialised document a record of `recordJsonBytes` can map to: the record's fields once, flat
+ * copies of some of its values at most once more (lower-casing can lengthen UTF-8, hence 3×, not 2×),
+ * and our own fields.
+ */
+export function documentBytesBound(recordJsonBytes: number): number {
+  return 3 * recordJsonBytes + ADDED_FIELDS_MAX_BYTES;
+}
+
 /** Record fields an oversize stub always keeps when they are scalars: what investigations filter on. */
 const SEARCHABLE_RECORD_FIELDS = new Set([
   'Id',

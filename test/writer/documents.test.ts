@@ -1,6 +1,7 @@
 import { normalizeClientIp } from '../../shared/writer/clientIp';
 import {
   ADDED_FIELD_NAMES,
+  documentBytesBound,
   oversizeStub,
   RESERVED_NAME_FIELDS,
   serializedBytes,
@@ -429,6 +430,38 @@ describe('flat fields', () => {
     ]) {
       for (const value of Object.values(flatFields(record)))
         expect(['string', 'number', 'boolean']).toContain(typeof value);
+    }
+  });
+});
+
+describe('document size bound (lets the writer skip measuring small batches)', () => {
+  /** Every string value made long, of a character whose lower case is longer in UTF-8 (İ → i̇). */
+  function inflate(value: unknown, key = ''): unknown {
+    if (typeof value === 'string') {
+      if (key === 'CreationTime' || key === 'Id') return value;
+      return /ip/i.test(key) ? `${value}:${'1'.repeat(5_000)}` : `${value}${'İ'.repeat(5_000)}`;
+    }
+    if (Array.isArray(value)) return value.map((v) => inflate(v, key));
+    if (value && typeof value === 'object')
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, inflate(v, k)]));
+    return value;
+  }
+
+  it('holds for records whose values feed every flat field, however long', () => {
+    for (const record of [
+      mailItemsAccessed,
+      failedLogon,
+      newInboxRule,
+      setMailboxAsString,
+      fileDownloaded,
+      dlpMatch,
+    ]) {
+      for (const r of [record, inflate(record)]) {
+        const recordBytes = Buffer.byteLength(JSON.stringify(r), 'utf8');
+        const document = mapOk(r);
+        expect(serializedBytes(document)).toBeGreaterThan(recordBytes);
+        expect(serializedBytes(document)).toBeLessThanOrEqual(documentBytesBound(recordBytes));
+      }
     }
   });
 });

@@ -96,6 +96,29 @@ describe('Cosmos DB throttling', () => {
     await expectExactlyOnce(containerOf(stack, runtime), records);
   });
 
+  it.each([
+    ['429', { kind: 'status', status: 429, substatus: 3200, retryAfterMs: 30 }],
+    ['503', { kind: 'status', status: 503 }],
+  ] as const)(
+    'sends the operations of a first request that failed as a whole (%s) again, in the same delivery',
+    async (_name, fault) => {
+      const logger = new RecordingLogger();
+      const runtime = proxiedRuntime(0, logger);
+      const records = Array.from({ length: 5 }, (_, i) => exchangeRecord(300 + i));
+      const [message] = await buildMessages(stack.storage, records);
+      proxy.plan = (r) => (r.isBulk && r.bulkSeq === 1 ? { ...fault } : undefined);
+
+      const result = await write(runtime, message, { messageId: 'whole', dequeueCount: 1 }, logger);
+
+      expect(proxy.stats.requests.filter((r) => r.isBulk).map((r) => r.ops)).toEqual([5, 5]);
+      expect(result).toMatchObject({ written: 5 });
+      expect(logger.at('warn').map((l) => l.message)).toContain(
+        'A Cosmos DB bulk request failed as a whole; sending its operations again',
+      );
+      await expectExactlyOnce(containerOf(stack, runtime), records);
+    },
+  );
+
   it('gives up after its cap so the message is retried later by the queue', async () => {
     const logger = new RecordingLogger();
     const runtime = proxiedRuntime(0, logger);
