@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
 import type { TenantConfig } from '../config';
 import type { ContentBlobRef, ContentType } from '../contentTypes';
@@ -63,6 +64,10 @@ export class Collector {
     const startedAt = this.now();
     const deadline = Date.now() + this.options.deadlineMs;
     const hardStop = new AbortController();
+    // Every request and backoff in flight listens on this one signal (and stops listening when done):
+    // that is tenants × content types × fetches at once, more than Node's default of 10 before it warns.
+    const { tenants, contentTypes, fetches } = this.options.concurrency;
+    setMaxListeners(tenants * contentTypes * (fetches + 2) + 10, hardStop.signal);
     const timer = setTimeout(
       () => hardStop.abort(),
       this.options.deadlineMs + (this.options.hardStopGraceMs ?? 60_000),
