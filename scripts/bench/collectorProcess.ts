@@ -15,15 +15,19 @@ async function main(): Promise<void> {
   const runtime = new CollectorRuntime(config, silentLogger);
   const maxPasses = Number(process.env.COLLECTOR_MAX_PASSES ?? 1000);
   const started = Date.now();
+  const cpuStart = process.cpuUsage();
   let records = 0;
   let messages = 0;
   let passes = 0;
+  // Summed over passes, for the bench's messages-per-record, compression and request figures.
+  const totals = { bytes: 0, blobs: 0, blobsSkipped: 0, pages: 0, windows: 0, claimChecks: 0, retries: 0 };
   try {
     for (; passes < maxPasses;) {
       passes++;
       const summary = await collect(runtime, silentLogger);
       records += summary.totals.records;
       messages += summary.totals.messages;
+      for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += summary.totals[k];
       const outcomes = summary.contentTypes.map((c) => c.outcome);
       process.stdout.write(
         `${JSON.stringify({ pass: passes, records: summary.totals.records, outcomes, rss: process.memoryUsage().rss })}\n`,
@@ -38,15 +42,21 @@ async function main(): Promise<void> {
   } finally {
     runtime.close();
   }
-  const seconds = (Date.now() - started) / 1000;
+  const finishedAt = Date.now();
+  const seconds = (finishedAt - started) / 1000;
+  const cpu = process.cpuUsage(cpuStart);
   process.stdout.write(
     `${JSON.stringify({
       done: true,
       passes,
       records,
       messages,
+      ...totals,
       seconds,
+      startedAt: started,
+      finishedAt,
       recordsPerSecond: Math.round(records / seconds),
+      cpuMs: Math.round((cpu.user + cpu.system) / 1000),
       // resourceUsage().maxRSS is in kilobytes.
       maxRssBytes: process.resourceUsage().maxRSS * 1024,
     })}\n`,

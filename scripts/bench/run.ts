@@ -1,0 +1,167 @@
+/**
+ * `npm run bench`: the real collector and writer against the simulator, Azurite and the Cosmos stand-in
+ * on a generated backlog, with the ceilings of the same endpoints measured in the same run; prints a
+ * table and writes the figures as JSON under results/. See docs/performance.md.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { INDEXING_POLICY } from '../../shared/writer/cosmosContainer';
+import { stopAll } from '../local/services';
+import { apiRequestsFromLog, minimumRequests } from './apiRequests';
+import { parseBenchArgs, type BenchOptions } from './args';
+import { DEFAULT_INDEXING_POLICY, estimateRu } from './cosmosCost';
+import { memoryRuns } from './memory';
+import { pipelinePhase, stagesPhase, type PhaseOptions } from './phases';
+import { PRICES } from './pricing';
+import {
+  computeFigures,
+  fmt,
+  formatMemoryTable,
+  formatTable,
+  type BenchInputs,
+  type MemoryRun,
+} from './report';
+import { benchScenario, writeScenario } from './scenario';
+import { startBenchSimulator } from './simulatorClient';
+
+const log = (line: string): void => void process.stderr.write(`${line}\n`);
+
+async function throughput(
+  o: BenchOptions,
+  workDir: string,
+  memory: MemoryRun[],
+): Promise<{ inputs: BenchInputs; extra: Record<string, unknown> }> {
+  const spec = benchScenario({ records: o.records, seed: o.seed, pageSize: o.pageSize, users: o.users });
+  const sim = await startBenchSimulator(writeScenario(workDir, 'throughput', spec));
+  try {
+    const truth = await sim.summary();
+    const blobs = await sim.blobs();
+    const uniqueRecords = await sim.uniqueRecordIds();
+    log(
+      `scenario: ${fmt(truth.recordOccurrences)} record occurrences (${fmt(uniqueRecords)} unique) in ${fmt(truth.blobs)} blobs`,
+    );
+    const phase: PhaseOptions = {
+      collectorSettings: { AUDITFEED_MAX_REQUESTS_PER_MINUTE: String(o.apiRequestsPerMinute) },
+      writerBatchSize: o.writerBatchSize,
+      ...(o.profileDir !== undefined ? { profileDir: resolve(o.profileDir) } : {}),
+      log,
+    };
+    log('pipeline: collector and writer at once');
+    const pipeline = await pipelinePhase(sim, phase);
+    log(`  ${fmt(pipeline.collector.records)} records, ${fmt(pipeline.storedDocuments)} documents stored`);
+    log('stages: each on its own, then the ceilings');
+    const stages = await stagesPhase(sim, {
+      ...phase,
+      ceilingRecords: o.ceilingRecords,
+      enqueueMessages: Math.min(3_000, Math.max(500, pipeline.collector.messages)),
+    });
+    const log2 = apiRequestsFromLog(stages.requests);
+    const documents = stages.sample.groups.flat() as unknown as Record<string, unknown>[];
+    const inputs: BenchInputs = {
+      records: o.records,
+      cores: cpus().length,
+      pageSize: o.pageSize,
+      writerBatchSize: o.writerBatchSize,
+      pipeline: {
+        collector: pipeline.collector,
+        writer: pipeline.writer,
+        storedDocuments: pipeline.storedDocuments,
+        uniqueRecords,
+        serverCpuMs: pipeline.serverCpuMs,
+      },
+      stages: { collector: stages.collector, writer: stages.writer },
+      ceilings: { bulk: stages.bulk, enqueue: stages.enqueue },
+      api: {
+        actual: { list: log2.list, content: log2.content, total: log2.total },
+        minimum: minimumRequests(blobs, o.pageSize),
+        other: log2.other,
+      },
+      ru: {
+        chosen: estimateRu(documents, INDEXING_POLICY),
+        everything: estimateRu(documents, DEFAULT_INDEXING_POLICY),
+      },
+      cost: { recordsPerDay: o.costRecordsPerDay, retentionDays: o.retentionDays, peakHourFactor: 1.5 },
+      memory,
+    };
+    return {
+      inputs,
+      extra: {
+        scenario: { ...truth, uniqueRecords, spec },
+        pipelineRequests: pipeline.requests,
+        stagesRequests: stages.requests,
+        sampleRecords: stages.sample.records,
+      },
+    };
+  } finally {
+    await sim.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const o = parseBenchArgs(process.argv.slice(2));
+  const workDir = mkdtempSync(join(tmpdir(), 'auditfeed-bench-'));
+  // Load averages before and after: other work on the machine slows every figure down.
+  const machine = {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model,
+    memoryBytes: totalmem(),
+    node: process.version,
+    loadAverageBefore: loadavg(),
+    loadAverageAfter: [] as number[],
+  };
+  const startedAt = new Date();
+  try {
+    // Memory runs first when both are asked for, so the throughput table can include them.
+    const memory =
+      o.memorySizes.length > 0
+        ? await memoryRuns({
+            sizes: o.memorySizes,
+            caps: o.memoryCaps,
+            seed: o.seed,
+            pageSize: o.pageSize,
+            users: o.users,
+            workDir,
+            collectorSettings: { AUDITFEED_MAX_REQUESTS_PER_MINUTE: String(o.apiRequestsPerMinute) },
+            writerBatchSize: o.writerBatchSize,
+            ...(o.profileDir !== undefined ? { profileDir: resolve(o.profileDir) } : {}),
+            log,
+          })
+        : [];
+    let result: Record<string, unknown>;
+    if (o.throughput) {
+      const { inputs, extra } = await throughput(o, workDir, memory);
+      const figures = computeFigures(inputs);
+      process.stdout.write(`\n${formatTable(figures, inputs)}\n`);
+      result = { kind: 'bench', options: o, machine, startedAt, prices: PRICES, figures, inputs, ...extra };
+    } else {
+      process.stdout.write(`\n${formatMemoryTable(memory)}\n`);
+      result = { kind: 'memory', options: o, machine, startedAt, memory };
+    }
+    machine.loadAverageAfter = loadavg();
+    process.stdout.write(
+      `\nMachine: ${machine.cpus} × ${machine.cpuModel ?? 'CPU'}, Node ${machine.node}; load average ` +
+        `${machine.loadAverageBefore.map((l) => l.toFixed(1)).join(' ')} before, ` +
+        `${machine.loadAverageAfter.map((l) => l.toFixed(1)).join(' ')} after\n`,
+    );
+    const outDir = resolve(o.outDir);
+    mkdirSync(outDir, { recursive: true });
+    const file = join(
+      outDir,
+      `${result.kind as string}-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`,
+    );
+    writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+    process.stdout.write(`\nFigures written to ${file}\n`);
+  } finally {
+    await stopAll();
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exit(1);
+  },
+);
