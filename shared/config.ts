@@ -3,6 +3,7 @@ import { CLOUD_ENDPOINTS, CLOUDS, parseCloud, type Cloud } from './clouds';
 import { CONTENT_TYPES, type ContentType } from './contentTypes';
 import { ConfigError, type ConfigProblem } from './errors';
 import { isGuid } from './guid';
+import { readHostSettingsIfPresent, type HostSettings } from './hostSettings';
 import { Secret } from './secret';
 
 /**
@@ -56,6 +57,8 @@ export interface AuditfeedConfig {
   auth: AuthConfig;
   collectSchedule: string;
   runDeadlineMs: number;
+  /** host.json maxDequeueCount: the writer keeps a copy of a message on this, its last, attempt. */
+  maxDequeueCount: number;
   initialLookbackHours: number;
   retentionDays: number;
   contentTypeRetentionDays: Partial<Record<ContentType, number>>;
@@ -410,8 +413,19 @@ function perContentTypeDays(value: string): Partial<Record<ContentType, number>>
   return result;
 }
 
-/** Reads and validates all settings. Throws ConfigError listing every problem at once. */
-export function loadConfig(env: Env = process.env): AuditfeedConfig {
+/** A collector run that overruns its deadline is cut off this much later (the host's timeout comes after). */
+export const HARD_STOP_GRACE_SECONDS = 60;
+
+/**
+ * Reads and validates all settings. Throws ConfigError listing every problem at once. `host` is the
+ * app's host.json, for the settings that must agree with it.
+ */
+export function loadConfig(
+  env: Env = process.env,
+  host:
+    | Pick<HostSettings, 'functionTimeoutSeconds' | 'queues' | 'file'>
+    | undefined = readHostSettingsIfPresent(),
+): AuditfeedConfig {
   const r = new SettingsReader(env);
 
   const tenantIds = r.get(
@@ -439,7 +453,18 @@ export function loadConfig(env: Env = process.env): AuditfeedConfig {
   const endpoints = cloud ? readEndpoints(r, cloud) : undefined;
 
   const collectSchedule = r.get('collectSchedule', ncrontab);
-  const runDeadlineSeconds = r.get('runDeadlineSeconds', integer(30, 3600));
+  const runDeadlineSeconds = r.get('runDeadlineSeconds', (v) => {
+    const seconds = integer(30, 3600)(v);
+    const timeout = host?.functionTimeoutSeconds;
+    if (timeout !== undefined && seconds + HARD_STOP_GRACE_SECONDS >= timeout) {
+      throw new Invalid(
+        `leaves no room before functionTimeout (${timeout} s, ${host!.file}): a run is cut off ` +
+          `${HARD_STOP_GRACE_SECONDS} s after its deadline, so use at most ${timeout - HARD_STOP_GRACE_SECONDS - 1}, ` +
+          'or raise functionTimeout',
+      );
+    }
+    return seconds;
+  });
   const initialLookbackHours = r.get('initialLookbackHours', integer(1, 168));
   const retentionDays = r.get('retentionDays', integer(1, 36500));
   const contentTypeRetentionDays = r.get('contentTypeRetentionDays', perContentTypeDays);
@@ -464,6 +489,7 @@ export function loadConfig(env: Env = process.env): AuditfeedConfig {
     auth: auth!,
     collectSchedule: collectSchedule!,
     runDeadlineMs: runDeadlineSeconds! * 1000,
+    maxDequeueCount: host?.queues.maxDequeueCount ?? 5,
     initialLookbackHours: initialLookbackHours!,
     retentionDays: retentionDays!,
     contentTypeRetentionDays: contentTypeRetentionDays!,

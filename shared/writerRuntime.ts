@@ -14,7 +14,7 @@ import { RejectedRecordStore } from './writer/rejectedRecords';
 /** The part of the configuration the writer reads. */
 export type WriterConfig = Pick<
   AuditfeedConfig,
-  'cosmos' | 'storage' | 'retentionDays' | 'contentTypeRetentionDays' | 'queueName'
+  'cosmos' | 'storage' | 'retentionDays' | 'contentTypeRetentionDays' | 'queueName' | 'maxDequeueCount'
 >;
 
 export interface WriterRuntimeOptions {
@@ -24,8 +24,6 @@ export interface WriterRuntimeOptions {
   now?: () => Date;
   oversizeThresholdBytes?: number;
   throttle?: Partial<ThrottleOptions>;
-  /** host.json's maxDequeueCount: the attempt after which the host poisons a message. Default 5. */
-  maxDequeueCount?: number;
 }
 
 /**
@@ -39,6 +37,7 @@ export class WriterRuntime {
   readonly oversize: OversizeStore;
   readonly rejects: RejectedRecordStore;
   readonly failedMessages: FailedMessageArchive;
+  /** host.json's maxDequeueCount: the attempt after which the host poisons a message. */
   readonly maxDequeueCount: number;
   private ready: Promise<Container> | undefined;
 
@@ -53,7 +52,7 @@ export class WriterRuntime {
     this.oversize = new OversizeStore(this.storage.blobs);
     this.rejects = new RejectedRecordStore(this.storage.blobs);
     this.failedMessages = new FailedMessageArchive(this.storage.blobs);
-    this.maxDequeueCount = options.maxDequeueCount ?? 5;
+    this.maxDequeueCount = config.maxDequeueCount;
   }
 
   /** Checks (or, locally, creates) the Cosmos DB container and the writer's blob containers. */

@@ -13,7 +13,7 @@ import { CollectorRuntime } from '../../shared/runtime';
 import { CONTAINERS } from '../../shared/storage/clients';
 import { WatermarkStore } from '../../shared/storage/watermarkStore';
 import { WriterRuntime } from '../../shared/writerRuntime';
-import type { HostSettings } from './hostSettings';
+import type { HostSettings } from '../../shared/hostSettings';
 import { drainQueue, type QueueDelivery } from './queueTrigger';
 import type { RunStats } from './stats';
 import { NcrontabSchedule } from './timer';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Secret } from '../../shared/secret';
 import { cosmosClientFor } from '../../shared/writer/cosmosClient';
-import { projectRoot } from './hostSettings';
+import { projectRoot } from '../../shared/hostSettings';
 import type { RunReport } from './report';
 
 /**

@@ -2,7 +2,7 @@ import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../../shared/errors';
 import type { Logger } from '../../shared/logging';
-import { readHostSettings, projectRoot } from './hostSettings';
+import { readHostSettings, projectRoot } from '../../shared/hostSettings';
 import { describeScenario, isLocalScenario, LOCAL_SCENARIOS, type LocalScenarioName } from './localScenario';
 import { startLocalStack, type LocalStack } from './localStack';
 import { Pipeline, type PipelineEnd } from './pipeline';

@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
-import type { TenantConfig } from '../config';
+import { HARD_STOP_GRACE_SECONDS, type TenantConfig } from '../config';
 import type { ContentBlobRef, ContentType } from '../contentTypes';
 import { AbortedError, ContentUnavailableError, SubscriptionNotEnabledError } from '../errors';
 import { silentLogger, type Logger } from '../logging';
@@ -70,7 +70,7 @@ export class Collector {
     setMaxListeners(tenants * contentTypes * (fetches + 2) + 10, hardStop.signal);
     const timer = setTimeout(
       () => hardStop.abort(),
-      this.options.deadlineMs + (this.options.hardStopGraceMs ?? 60_000),
+      this.options.deadlineMs + (this.options.hardStopGraceMs ?? HARD_STOP_GRACE_SECONDS * 1000),
     );
     const run: RunContext = { pastDeadline: () => Date.now() >= deadline, signal: hardStop.signal };
     try {
@@ -367,6 +367,8 @@ class ContentTypeWork {
     const now = this.now();
     const cursor = this.watermark.cursor;
     this.summary.bytes = this.batcher.stats.rawBytes;
+    this.summary.throttles = this.stats.throttled;
+    this.summary.retries = this.stats.retries;
     this.summary.cursor = cursor?.toISOString() ?? null;
     this.summary.lagSeconds = cursor ? Math.round((now.getTime() - cursor.getTime()) / 1000) : null;
     this.watermark.lastRun = { ...this.summary, finishedAt: now.toISOString() };

@@ -59,10 +59,23 @@ describe('loadConfig', () => {
   });
 
   it('maps every cloud to its login and API hosts, with aliases', () => {
+    // Written out (reference §A1), so a wrong entry in the cloud table cannot pass.
+    const expected: Record<string, [string, string, string]> = {
+      Enterprise: ['login.microsoftonline.com', 'manage.office.com', 'api://AzureADTokenExchange'],
+      GCC: ['login.microsoftonline.com', 'manage-gcc.office.com', 'api://AzureADTokenExchange'],
+      GCCHigh: ['login.microsoftonline.us', 'manage.office365.us', 'api://AzureADTokenExchangeUSGov'],
+      DoD: ['login.microsoftonline.us', 'manage.protection.apps.mil', 'api://AzureADTokenExchangeUSGov'],
+      '21Vianet': ['login.partner.microsoftonline.cn', 'manage.office.cn', 'api://AzureADTokenExchangeChina'],
+    };
+    expect(Object.keys(expected)).toEqual([...CLOUDS]);
     for (const cloud of CLOUDS) {
-      expect(loadConfig({ ...minimal, AUDITFEED_CLOUD: cloud }).endpoints.apiOrigin).toBe(
-        CLOUD_ENDPOINTS[cloud].apiOrigin,
-      );
+      const [login, api, audience] = expected[cloud]!;
+      expect(loadConfig({ ...minimal, AUDITFEED_CLOUD: cloud }).endpoints).toMatchObject({
+        loginHost: `https://${login}`,
+        apiOrigin: `https://${api}`,
+        tokenExchangeAudience: audience,
+        overridden: false,
+      });
     }
     expect(loadConfig({ ...minimal, AUDITFEED_CLOUD: 'gcc-high' }).endpoints).toMatchObject({
       loginHost: 'https://login.microsoftonline.us',
@@ -79,6 +92,37 @@ describe('loadConfig', () => {
       loginHost: 'https://login.partner.microsoftonline.cn',
       tokenExchangeAudience: 'api://AzureADTokenExchangeChina',
     });
+  });
+
+  it('keeps the collector deadline below host.json functionTimeout, and reads maxDequeueCount from it', () => {
+    const host = {
+      file: 'host.json',
+      functionTimeoutSeconds: 600,
+      queues: {
+        batchSize: 8,
+        newBatchThreshold: 4,
+        maxDequeueCount: 7,
+        visibilityTimeoutSeconds: 120,
+        maxPollingIntervalMs: 10_000,
+        messageEncoding: 'none' as const,
+      },
+    };
+    expect(loadConfig({ ...minimal, AUDITFEED_RUN_DEADLINE_SECONDS: '539' }, host)).toMatchObject({
+      runDeadlineMs: 539_000,
+      maxDequeueCount: 7,
+    });
+    let error: unknown;
+    try {
+      loadConfig({ ...minimal, AUDITFEED_RUN_DEADLINE_SECONDS: '540' }, host);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).message).toContain('AUDITFEED_RUN_DEADLINE_SECONDS="540"');
+    expect((error as ConfigError).message).toContain('functionTimeout (600 s, host.json)');
+    expect((error as ConfigError).message).toContain('at most 539');
+    // Without arguments the project's own host.json is read: the default deadline fits it.
+    expect(loadConfig(minimal).maxDequeueCount).toBe(5);
   });
 
   it('parses content types case-insensitively and per-content-type retention', () => {

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { readHostSettings, type HostSettings } from '../../scripts/local/hostSettings';
+import { readHostSettings, type HostSettings } from '../../shared/hostSettings';
 import { startLocalStack, type LocalStack } from '../../scripts/local/localStack';
 import { Pipeline } from '../../scripts/local/pipeline';
 import { stopAll } from '../../scripts/local/services';

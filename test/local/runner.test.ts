@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseTimeSpan, readHostSettings } from '../../scripts/local/hostSettings';
+import { parseTimeSpan, readHostSettings } from '../../shared/hostSettings';
 import { localScenario } from '../../scripts/local/localScenario';
 import { Progress } from '../../scripts/local/progress';
 import { parseArgs } from '../../scripts/local/run';

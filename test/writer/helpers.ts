@@ -59,6 +59,7 @@ export async function startWriterStack(): Promise<WriterStack> {
       retentionDays: 180,
       contentTypeRetentionDays: {},
       queueName: 'auditfeed-batches',
+      maxDequeueCount: 5,
       ...rest,
     };
   };

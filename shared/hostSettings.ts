@@ -3,7 +3,9 @@ import path from 'node:path';
 
 /**
  * The trigger settings of host.json, read from the file itself so the local runner drives the handlers
- * with exactly what Azure uses. Defaults are the Functions host's own (reference/management-api.md C1).
+ * with exactly what Azure uses, and so configuration can check settings that must agree with it (the
+ * collector's deadline, the writer's last attempt). Defaults are the Functions host's own
+ * (reference/management-api.md C1).
  */
 export interface QueueTriggerSettings {
   /** Messages received and processed at once. */
@@ -90,4 +92,15 @@ export function readHostSettings(file = path.join(projectRoot(), 'host.json')): 
       messageEncoding: encoding,
     },
   };
+}
+
+/** host.json of the deployed app or the checkout; undefined when there is none (a bundled copy). */
+export function readHostSettingsIfPresent(): HostSettings | undefined {
+  let file: string;
+  try {
+    file = path.join(projectRoot(), 'host.json');
+  } catch {
+    return undefined;
+  }
+  return existsSync(file) ? readHostSettings(file) : undefined;
 }

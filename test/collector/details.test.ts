@@ -1,0 +1,194 @@
+import type { ScenarioSpec } from '../../scripts/simulator';
+import { Watermark } from '../../shared/collector/watermark';
+import { DAY_MS, HOUR_MS, planWindows } from '../../shared/collector/windows';
+import { WatermarkConflictError } from '../../shared/storage/watermarkStore';
+import { countIds, startCollectorStack, type CollectorStack } from '../helpers/stack';
+import { RecordingLogger } from '../writer/helpers';
+
+/** Collector details on small scenarios: summary counters, subscriptions, watermark races, windows. */
+
+const TENANT = '3a9d4c2e-7b1f-4e5a-8c6d-2f1e0d9c8b7a';
+const NOW = '2026-11-20T12:00:00Z';
+const MINUTE = 60_000;
+
+function scenario(extra: Partial<ScenarioSpec> = {}): ScenarioSpec {
+  return {
+    seed: 'details',
+    tenants: [{ tenantId: TENANT, users: 10 }],
+    activity: {
+      start: '2026-11-19T00:00:00Z',
+      end: '2026-11-20T11:00:00Z',
+      recordsPerHour: { 'Audit.General': 12, 'Audit.Exchange': 12 },
+    },
+    blobs: { recordsPerBlob: [1, 4], aggregationMinutes: 30, latencyMinutes: [1, 10], lateFraction: 0 },
+    listing: { pageSize: 10 },
+    tokenLifetimeSeconds: 30 * 24 * 3600,
+    ...extra,
+  };
+}
+
+describe('collector run summary', () => {
+  let stack: CollectorStack;
+  afterEach(async () => stack?.stop());
+
+  it('counts throttles and retries, logs them, and keeps them in the watermark', async () => {
+    stack = await startCollectorStack({ scenario: scenario(), clock: { start: NOW, frozen: true } });
+    stack.sim.faults.add({ route: 'content', action: { kind: 'throttle', shape: '403-AF429' } });
+    stack.sim.faults.add({ route: 'blob', action: { kind: 'throttle', shape: '429', retryAfterSeconds: 1 } });
+    stack.sim.faults.add({ route: 'blob', after: 3, action: { kind: 'error', status: 503 } });
+    const runtime = stack.runtime({ AUDITFEED_CONTENT_TYPES: 'Audit.General' });
+    const logger = new RecordingLogger();
+
+    const summary = await stack.collect(runtime, { logger });
+
+    expect(summary.contentTypes[0]).toMatchObject({ outcome: 'complete', throttles: 2, retries: 3 });
+    const { watermark } = await runtime.watermarks.load(TENANT, 'Audit.General');
+    expect(watermark.lastRun).toMatchObject({ outcome: 'complete', throttles: 2, retries: 3 });
+    const finished = logger.lines.find((l) => l.message === 'Collector run finished');
+    expect(finished?.properties?.summary).toMatchObject({
+      totals: { throttles: 2, retries: 3, records: summary.totals.records },
+    });
+    expect(summary.totals.records).toBeGreaterThan(0);
+  });
+});
+
+describe('subscriptions', () => {
+  let stack: CollectorStack;
+  afterEach(async () => stack?.stop());
+
+  it('takes "already enabled" (AF20024) as success and does not ask again next run', async () => {
+    stack = await startCollectorStack({
+      scenario: scenario({ subscriptions: { preStarted: true } }),
+      clock: { start: NOW, frozen: true },
+    });
+    const runtime = stack.runtime({ AUDITFEED_CONTENT_TYPES: 'Audit.General' });
+    const first = await stack.collect(runtime);
+    expect(first.contentTypes[0]?.outcome).toBe('complete');
+    expect(stack.sim.truth.requests.filter((r) => r.route === 'start').map((r) => r.status)).toEqual([400]);
+    await stack.collect(runtime);
+    expect(stack.sim.truth.requests.filter((r) => r.route === 'start')).toHaveLength(1);
+    const { watermark } = await runtime.watermarks.load(TENANT, 'Audit.General');
+    expect(watermark.subscription.enabled).toBe(true);
+  });
+
+  it('starts a subscription an admin disabled (AF20023) again and loses nothing', async () => {
+    stack = await startCollectorStack({ scenario: scenario(), clock: { start: NOW, frozen: true } });
+    const runtime = stack.runtime({ AUDITFEED_CONTENT_TYPES: 'Audit.Exchange' });
+    await stack.collect(runtime);
+    stack.sim.subscriptions.disable(TENANT, 'Audit.Exchange', 'a tenant admin');
+    stack.sim.clock.advance(HOUR_MS);
+
+    const second = await stack.collect(runtime);
+
+    expect(second.contentTypes[0]?.outcome).toBe('complete');
+    expect(stack.sim.truth.requests.filter((r) => r.route === 'start')).toHaveLength(2);
+    expect(stack.sim.subscriptions.state(TENANT, 'Audit.Exchange')).toBe('enabled');
+    expect(
+      stack.sim.truth.requests.filter((r) => r.route === 'content').map((r) => r.errorCode ?? r.status),
+    ).toContain('AF20023');
+    const received = countIds(await stack.drain());
+    const expected = stack.sim.truth.recordIds({
+      contentType: 'Audit.Exchange',
+      availableBy: stack.sim.clock.now(),
+    });
+    expect(new Set(received.keys())).toEqual(new Set(expected));
+  });
+});
+
+describe('watermark blobs', () => {
+  let stack: CollectorStack;
+  afterEach(async () => stack?.stop());
+
+  it('lets only the first of two runs holding the same ETag save; a repeat of our own landed write is ours', async () => {
+    stack = await startCollectorStack({ scenario: scenario(), clock: { start: NOW, frozen: true } });
+    const runtime = stack.runtime();
+    await runtime.ensureResources();
+    const store = runtime.watermarks;
+    const now = new Date(NOW);
+    await store.save(new Watermark(TENANT, 'Audit.General'), undefined, now);
+
+    const a = await store.load(TENANT, 'Audit.General');
+    const b = await store.load(TENANT, 'Audit.General');
+    a.watermark.cursor = new Date(Date.parse(NOW) - HOUR_MS);
+    b.watermark.cursor = new Date(Date.parse(NOW) - 2 * HOUR_MS);
+    const saved = await store.save(a.watermark, a.etag, now);
+    await expect(store.save(b.watermark, b.etag, now)).rejects.toBeInstanceOf(WatermarkConflictError);
+
+    // What the SDK does when the answer to a write that landed is lost: the same bytes, the old ETag.
+    expect(await store.save(a.watermark, a.etag, now)).toBe(saved);
+    const after = await store.load(TENANT, 'Audit.General');
+    expect(after.watermark.cursor?.toISOString()).toBe(a.watermark.cursor.toISOString());
+    // A first write races too: If-None-Match: * lets only one create the blob.
+    await expect(
+      store.save(new Watermark(TENANT, 'Audit.General'), undefined, new Date(Date.parse(NOW) + 1)),
+    ).rejects.toBeInstanceOf(WatermarkConflictError);
+  });
+
+  it('forgets seen blobs once they leave the overlap, and starts a first run at the configured lookback', async () => {
+    const activity = { start: '2026-11-19T00:00:00Z', end: '2026-11-21T00:00:00Z' };
+    stack = await startCollectorStack({
+      scenario: scenario({ activity: { ...activity, recordsPerHour: { 'Audit.Exchange': 24 } } }),
+      clock: { start: NOW, frozen: true },
+    });
+    const runtime = stack.runtime({
+      AUDITFEED_CONTENT_TYPES: 'Audit.Exchange',
+      AUDITFEED_INITIAL_LOOKBACK_HOURS: '24',
+      AUDITFEED_OVERLAP_MINUTES: '60',
+    });
+    const first = await stack.collect(runtime);
+    expect(first.totals.gaps).toBe(0);
+    const lists = stack.sim.truth.requests.filter((r) => r.route === 'content');
+    // 24 hours back, less the overlap every listing starts with.
+    expect(new URLSearchParams(lists[0]?.query).get('startTime')).toMatch(/^2026-11-19T11:00:00/);
+
+    for (let run = 0; run < 4; run++) {
+      stack.sim.clock.advance(2 * HOUR_MS);
+      await stack.collect(runtime);
+    }
+    const { watermark } = await runtime.watermarks.load(TENANT, 'Audit.Exchange');
+    const cursor = watermark.cursor!.getTime();
+    const seen = Object.keys(watermark.toDocument(new Date(NOW)).seen).map((t) => Date.parse(t));
+    const before = watermark.seenCount;
+    expect(seen.length).toBeGreaterThan(0);
+    expect(Math.min(...seen)).toBeGreaterThanOrEqual(cursor - 60 * MINUTE);
+    // Without pruning, every blob of the 10 hours collected would still be there.
+    const blobs = stack.sim.truth.blobs({
+      contentType: 'Audit.Exchange',
+      availableBy: stack.sim.clock.now(),
+    });
+    expect(before).toBeLessThan(blobs.length / 3);
+  });
+});
+
+describe('listing windows', () => {
+  const now = new Date('2026-11-20T12:34:56.789Z');
+  const options = { now, overlapMs: 30 * MINUTE, retentionMarginMs: 15 * MINUTE };
+
+  it('covers cursor − overlap to now in contiguous half-open windows of at most 24 hours', () => {
+    const cursor = new Date(now.getTime() - 3 * DAY_MS - 5 * HOUR_MS);
+    const { windows, gap, listFrom } = planWindows(cursor, options);
+    expect(gap).toBeUndefined();
+    expect(listFrom.toISOString()).toBe('2026-11-17T07:04:56.000Z');
+    expect(windows[0]?.start).toEqual(listFrom);
+    expect(windows[windows.length - 1]?.end.toISOString()).toBe('2026-11-20T12:34:56.000Z');
+    for (const [i, w] of windows.entries()) {
+      expect(w.end.getTime() - w.start.getTime()).toBeLessThanOrEqual(DAY_MS);
+      expect(w.end.getTime()).toBeGreaterThan(w.start.getTime());
+      if (i > 0) expect(w.start).toEqual(windows[i - 1]!.end);
+    }
+    expect(windows).toHaveLength(4);
+  });
+
+  it('stays 15 minutes inside the 7 days and reports what lies before as a gap', () => {
+    const cursor = new Date(now.getTime() - 9 * DAY_MS);
+    const { windows, gap } = planWindows(cursor, options);
+    const oldest = new Date('2026-11-13T12:49:56.000Z');
+    expect(gap).toEqual({ start: new Date('2026-11-11T12:34:56.000Z'), end: oldest });
+    expect(windows[0]?.start).toEqual(oldest);
+    expect(windows).toHaveLength(7);
+  });
+
+  it('plans nothing when the cursor is now', () => {
+    expect(planWindows(now, { ...options, overlapMs: 0 }).windows).toEqual([]);
+  });
+});
