@@ -4,6 +4,7 @@ import {
   ClientSecretCredential,
   ManagedIdentityCredential,
   type TokenCredential,
+  type TokenCredentialOptions,
 } from '@azure/identity';
 import type { AuthConfig, EndpointsConfig } from '../config';
 
@@ -16,9 +17,11 @@ export class ManagementCredentials {
   private readonly byTenant = new Map<string, TokenCredential>();
   private managedIdentity: TokenCredential | undefined;
 
+  /** `clientOptions`: more @azure/identity options for every credential (a proxy, an HTTP client). */
   constructor(
     private readonly auth: AuthConfig,
     private readonly endpoints: EndpointsConfig,
+    private readonly clientOptions: TokenCredentialOptions = {},
   ) {}
 
   forTenant(tenantId: string): TokenCredential {
@@ -32,6 +35,7 @@ export class ManagementCredentials {
 
   private create(tenantId: string): TokenCredential {
     const options = {
+      ...this.clientOptions,
       authorityHost: this.endpoints.loginHost,
       // Instance discovery asks the public cloud about the authority; the simulator is not known there.
       disableInstanceDiscovery: this.endpoints.overridden,
@@ -57,6 +61,7 @@ export class ManagementCredentials {
             );
       case 'federated': {
         const mi = (this.managedIdentity ??= new ManagedIdentityCredential({
+          ...this.clientOptions,
           clientId: auth.managedIdentityClientId,
         }));
         const audience = `${this.endpoints.tokenExchangeAudience}/.default`;

@@ -100,7 +100,7 @@ export class BatchWriter {
         log.info('Claim check already written by an earlier attempt; nothing to do', context);
         return { ...emptyResult(envelope), claimCheck: 'alreadyWritten' };
       }
-      const result = await this.writeBatch(envelope, batch);
+      const result = await this.writeBatch(envelope, batch, String(context.messageId));
       log.info('Batch written', { ...context, ...result });
       return result;
     } catch (e) {
@@ -139,7 +139,11 @@ export class BatchWriter {
     return batch;
   }
 
-  private async writeBatch(envelope: Envelope, batch: UnpackedBatch): Promise<WriteResult> {
+  private async writeBatch(
+    envelope: Envelope,
+    batch: UnpackedBatch,
+    messageId: string,
+  ): Promise<WriteResult> {
     const { tenantId, contentType, batchId } = envelope;
     const retentionDays = this.options.contentTypeRetentionDays[contentType];
     const context = {
@@ -157,7 +161,7 @@ export class BatchWriter {
       const mapped = toDocument(record, context);
       if (!mapped.ok) {
         result.rejected++;
-        rejected.push(this.limit(() => this.reject(envelope, index, record, mapped.reason)));
+        rejected.push(this.limit(() => this.reject(envelope, messageId, index, record, mapped.reason)));
         return;
       }
       const key = `${mapped.document.pk}\u0000${mapped.document.id}`;
@@ -244,7 +248,13 @@ export class BatchWriter {
     return entries.map((m) => stubs.get(m) ?? m.document);
   }
 
-  private async reject(envelope: Envelope, index: number, record: unknown, reason: string): Promise<void> {
+  private async reject(
+    envelope: Envelope,
+    messageId: string,
+    index: number,
+    record: unknown,
+    reason: string,
+  ): Promise<void> {
     const blob = await this.options.rejects.save({
       tenantId: envelope.tenantId,
       contentType: envelope.contentType,
@@ -253,9 +263,12 @@ export class BatchWriter {
       reason,
       record,
     });
+    const id = (record as { Id?: unknown } | null)?.Id;
     this.options.logger.error(`Record ${index} of batch ${envelope.batchId} rejected: ${reason}`, {
+      messageId,
       batchId: envelope.batchId,
       index,
+      ...(typeof id === 'string' || typeof id === 'number' ? { recordId: String(id) } : {}),
       tenantId: envelope.tenantId,
       contentType: envelope.contentType,
       reason,

@@ -195,6 +195,29 @@ describe('idempotent writes', () => {
   });
 });
 
+describe('retention', () => {
+  it('gives documents of a content type with its own retention a per-document ttl, others none', async () => {
+    const runtime = stack.runtime({ contentTypeRetentionDays: { 'Audit.Exchange': 365 } });
+    const [exchange] = await buildMessages(stack.storage, [exchangeRecord(1)]);
+    const [general] = await buildMessages(stack.storage, [exchangeRecord(2, { RecordType: 25 })], {
+      contentType: 'Audit.General',
+    });
+    for (const [id, message] of [
+      ['exchange', exchange],
+      ['general', general],
+    ] as const) {
+      await write(runtime, message, { messageId: id, dequeueCount: 1 }, new RecordingLogger());
+    }
+    const { resources } = await containerOf(stack, runtime)
+      .items.query<{ contentType: string; ttl?: number }>('SELECT c.contentType, c.ttl FROM c')
+      .fetchAll();
+    expect(resources.sort((a, b) => a.contentType.localeCompare(b.contentType))).toEqual([
+      { contentType: 'Audit.Exchange', ttl: 365 * 86_400 },
+      { contentType: 'Audit.General' },
+    ]);
+  });
+});
+
 describe('bad input', () => {
   it('an undecodable message is logged with its id, dequeue count and problem, then thrown', async () => {
     const logger = new RecordingLogger();
@@ -219,7 +242,7 @@ describe('bad input', () => {
     expect(await countAll(containerOf(stack, runtime))).toBe(0);
   });
 
-  it('keeps refused records in blobs, logs batch and index, and still writes the valid ones', async () => {
+  it('keeps refused records in blobs, logs message, batch, index and Id, and writes the valid ones', async () => {
     const logger = new RecordingLogger();
     const runtime = stack.runtime({}, {}, logger);
     const good = [exchangeRecord(1), exchangeRecord(2), exchangeRecord(3)];
@@ -249,11 +272,12 @@ describe('bad input', () => {
       };
       expect(saved.record).toEqual(record);
       expect(saved.reason).toMatch(reason);
-      expect(
-        logger
-          .at('error')
-          .some((l) => l.message === `Record ${index} of batch ${batchId} rejected: ${saved.reason}`),
-      ).toBe(true);
+      const line = logger
+        .at('error')
+        .find((l) => l.message === `Record ${index} of batch ${batchId} rejected: ${saved.reason}`);
+      // Which message, which record in it, and the record's Id when it has one.
+      expect(line?.properties).toMatchObject({ messageId: 'mixed', batchId, index });
+      expect(line?.properties?.recordId).toBe((record as { Id?: string }).Id);
     }
   });
 
