@@ -318,16 +318,14 @@ module cosmos './app/cosmos.bicep' = {
   }
 }
 
-// The AVM workspace module has no disableLocalAuth; nothing writes to it with workspace keys (App Insights
-// ingests with Entra ID, below).
-module logAnalytics 'br/public:avm/res/operational-insights/workspace:0.11.1' = {
+module logAnalytics './app/logAnalytics.bicep' = {
   name: 'loganalytics'
   scope: rg
   params: {
     name: '${abbrs.operationalInsightsWorkspaces}${resourceToken}'
     location: location
     tags: tags
-    dataRetention: logRetentionDays
+    retentionDays: logRetentionDays
   }
 }
 

@@ -80,8 +80,8 @@ var rules = [
   }
   {
     name: 'poison-message'
-    displayName: 'auditfeed: a batch went to the poison queue'
-    description: 'A batch failed maxDequeueCount times and is in ${queueName}-poison (a copy is archived). Fix the cause, then run `npm run replay-poison`.'
+    displayName: 'auditfeed: batches wait in the poison queue'
+    description: 'A batch failed maxDequeueCount times and is in ${queueName}-poison (a copy is archived). The collector reports the poison queue every run, so this fires until it is empty. Fix the cause, then run `npm run replay-poison`.'
     severity: 1
     frequency: 'PT15M'
     window: 'PT15M'
@@ -92,6 +92,7 @@ var rules = [
         'traces'
         '| where (message has "MaxDequeueCount" and message contains "${queueName}-poison")'
         '    or message contains "goes to the poison queue"'
+        '    or message startswith "Poison queue holds"'
         '| project timestamp, message'
       ],
       '\n'

@@ -1,5 +1,7 @@
 import type { ScenarioSpec } from '../../scripts/simulator';
 import { Watermark } from '../../shared/collector/watermark';
+import { collect } from '../../shared/handlers/collect';
+import { contextLogger, type Logger } from '../../shared/logging';
 import { DAY_MS, HOUR_MS, planWindows } from '../../shared/collector/windows';
 import { WatermarkConflictError } from '../../shared/storage/watermarkStore';
 import { countIds, startCollectorStack, type CollectorStack } from '../helpers/stack';
@@ -38,8 +40,20 @@ describe('collector run summary', () => {
     stack.sim.faults.add({ route: 'blob', after: 3, action: { kind: 'error', status: 503 } });
     const runtime = stack.runtime({ AUDITFEED_CONTENT_TYPES: 'Audit.General' });
     const logger = new RecordingLogger();
+    // Also as Application Insights gets it: the Functions context logger's text lines.
+    const traces: string[] = [];
+    const asTrace = contextLogger({
+      log: (t: unknown) => traces.push(String(t)),
+      warn: (t: unknown) => traces.push(String(t)),
+      error: (t: unknown) => traces.push(String(t)),
+    });
+    const both: Logger = {
+      info: (m, p) => (logger.info(m, p), asTrace.info(m, p)),
+      warn: (m, p) => (logger.warn(m, p), asTrace.warn(m, p)),
+      error: (m, p) => (logger.error(m, p), asTrace.error(m, p)),
+    };
 
-    const summary = await stack.collect(runtime, { logger });
+    const summary = await stack.collect(runtime, { logger: both });
 
     expect(summary.contentTypes[0]).toMatchObject({ outcome: 'complete', throttles: 2, retries: 3 });
     const { watermark } = await runtime.watermarks.load(TENANT, 'Audit.General');
@@ -49,6 +63,36 @@ describe('collector run summary', () => {
       totals: { throttles: 2, retries: 3, records: summary.totals.records },
     });
     expect(summary.totals.records).toBeGreaterThan(0);
+
+    // What the collector-lag alert's query does with that trace (infra/app/alerts.bicep).
+    const trace = traces.find((t) => t.startsWith('Collector run finished'))!;
+    const run = JSON.parse(trace.substring(trace.indexOf('{'))) as { summary: { maxLagSeconds: unknown } };
+    expect(typeof run.summary.maxLagSeconds).toBe('number');
+    expect(run.summary.maxLagSeconds).toBe(summary.maxLagSeconds);
+  });
+});
+
+describe('poison queue report', () => {
+  let stack: CollectorStack;
+  afterEach(async () => stack?.stop());
+
+  it('says on every run how many batches wait in the poison queue, and nothing when there are none', async () => {
+    stack = await startCollectorStack({ scenario: scenario(), clock: { start: NOW, frozen: true } });
+    const runtime = stack.runtime({ AUDITFEED_CONTENT_TYPES: 'DLP.All' });
+    const quiet = new RecordingLogger();
+    await collect(runtime, quiet);
+    expect(quiet.lines.filter((l) => /oison/.test(l.message))).toEqual([]);
+
+    const poison = runtime.storage.queues.getQueueClient(`${runtime.config.queueName}-poison`);
+    await poison.create();
+    await poison.sendMessage('{"v":1}');
+    await poison.sendMessage('{"v":1}');
+    for (let run = 0; run < 2; run++) {
+      const logger = new RecordingLogger();
+      await collect(runtime, logger);
+      const line = logger.at('error').find((l) => l.message.startsWith('Poison queue holds 2 message(s)'));
+      expect(line?.properties).toEqual({ poisonQueue: poison.name, poisonMessages: 2 });
+    }
   });
 });
 

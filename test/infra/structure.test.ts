@@ -153,7 +153,7 @@ describe('no keys, connection strings or secrets', () => {
     }
   });
 
-  it('storage refuses shared keys and anonymous blobs; Cosmos DB, App Insights and Key Vault use Entra ID only', () => {
+  it('storage refuses shared keys and anonymous blobs; Cosmos DB, logs and Key Vault use Entra ID only', () => {
     const storage = params_(avmModule('res/storage/storage-account'));
     expect(literal(property(storage, 'allowSharedKeyAccess'))).toBe(false);
     expect(literal(property(storage, 'allowBlobPublicAccess'))).toBe(false);
@@ -164,6 +164,17 @@ describe('no keys, connection strings or secrets', () => {
     expect(literal(property(cosmos, 'disableKeyBasedMetadataWriteAccess'))).toBe(true);
 
     expect(literal(property(params_(avmModule('res/insights/component')), 'disableLocalAuth'))).toBe(true);
+    const workspaces = declarations(fileNamed('app/logAnalytics.bicep').root, 'resource_declaration');
+    expect(workspaces.map((w) => w.target.split('@')[0])).toEqual([
+      'Microsoft.OperationalInsights/workspaces',
+    ]);
+    expect(literal(propertyPath(workspaces[0]!.body, 'properties', 'features', 'disableLocalAuth'))).toBe(
+      true,
+    );
+    // App Insights stores into that workspace, not one of its own.
+    expect(property(params_(avmModule('res/insights/component')), 'workspaceResourceId')?.text).toBe(
+      'logAnalytics.outputs.resourceId',
+    );
     expect(literal(property(params_(avmModule('res/key-vault/vault')), 'enableRbacAuthorization'))).toBe(
       true,
     );
@@ -354,6 +365,7 @@ describe('alerts', () => {
       'maxLagSeconds',
       'recorded as a gap',
       'goes to the poison queue',
+      'Poison queue holds',
     ];
     for (const phrase of phrases) {
       expect(`${phrase}: ${alerts.includes(phrase)}`).toBe(`${phrase}: true`);

@@ -200,6 +200,39 @@ describe('ManagementActivityClient against the simulator', () => {
     expect(c.stats).toMatchObject({ throttled: 2, retries: 2 });
   });
 
+  it('honours Retry-After on 403 AF429 too', async () => {
+    const blob = sim.truth.blobs({ tenantId: TENANT, contentType: 'Audit.Exchange' })[3]!;
+    sim.faults.add({ route: 'blob', action: { kind: 'throttle', shape: '403-AF429', retryAfterSeconds: 1 } });
+    const c = client();
+    const started = Date.now();
+    await expect(c.fetchContent(blob.contentUri)).resolves.toHaveLength(blob.recordCount);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+    expect(c.stats).toMatchObject({ throttled: 1, retries: 1 });
+  });
+
+  it('backs off exponentially without Retry-After, and reports exhausted throttling as ThrottledError', async () => {
+    const blob = sim.truth.blobs({ tenantId: TENANT, contentType: 'Audit.Exchange' })[4]!;
+    sim.faults.add({ route: 'blob', times: Infinity, action: { kind: 'throttle', shape: '403-AF429' } });
+    // Equal jitter: retry n waits at least half of 100 ms × 2^n, so 3 retries wait ≥ 50 + 100 + 200 ms.
+    const c = client({ retry: { maxRetries: 3, baseDelayMs: 100, maxDelayMs: 10_000 } });
+    const started = Date.now();
+    const error = await c.fetchContent(blob.contentUri).catch((e: unknown) => e);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(340);
+    expect(error).toBeInstanceOf(ThrottledError);
+    expect(error).toMatchObject({ status: 403, serviceCode: 'AF429' });
+    expect(c.stats).toMatchObject({ throttled: 4, retries: 3, requests: 4 });
+  });
+
+  it('paces requests to a tenant: no more than a second of burst, then evenly spaced', async () => {
+    const blob = sim.truth.blobs({ tenantId: TENANT, contentType: 'Audit.General' })[0]!;
+    // 600 a minute: a burst of 10, then one every 100 ms.
+    const c = client({ requestsPerMinute: 600 });
+    const started = Date.now();
+    for (let i = 0; i < 30; i++) await c.fetchContent(blob.contentUri);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_900);
+    expect(c.stats.requests).toBe(30);
+  });
+
   it('gives up on a Retry-After longer than it is allowed to wait, as a ThrottledError', async () => {
     const blob = sim.truth.blobs({ tenantId: TENANT, contentType: 'Audit.Exchange' })[2]!;
     sim.faults.add({ route: 'blob', action: { kind: 'throttle', shape: '429', retryAfterSeconds: 600 } });

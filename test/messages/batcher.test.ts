@@ -117,6 +117,32 @@ describe.each<Compression>(['br', 'gzip'])('Batcher (%s)', (compression) => {
     expect(sink.unpack().records).toEqual([before, huge, after]);
   });
 
+  it('splits a batch that turns out over the limit instead of sending it, and loses nothing', async () => {
+    const rng = new Rng('overshoot');
+    const sink = new RecordingSink();
+    const batcher = new Batcher({ tenantId: 't1', contentType: 'Audit.General', sink, compression });
+    const sent: Record<string, unknown>[] = [];
+    // Records that compress very well teach the batcher a high ratio…
+    for (let i = 0; i < 400; i++) {
+      const record = { Id: `same-${i}`, CreationTime: '2026-11-20T10:00:00', Text: 'a'.repeat(2_000) };
+      sent.push(record);
+      await batcher.add(record, 'compressible');
+    }
+    // …then incompressible ones overshoot what it expected before it compresses again.
+    for (let i = 0; i < 60; i++) {
+      const record = { Id: `random-${i}`, CreationTime: '2026-11-20T10:00:00', Text: rng.hex(3_000) };
+      sent.push(record);
+      await batcher.add(record, 'random');
+    }
+    await batcher.flush();
+
+    for (const text of sink.messages)
+      expect(Buffer.byteLength(text)).toBeLessThanOrEqual(QUEUE_MESSAGE_LIMIT_BYTES);
+    expect(sink.unpack().records).toEqual(sent);
+    expect(batcher.stats.claimChecks).toBe(0);
+    expect(sink.messages.length).toBeGreaterThan(2);
+  });
+
   it('honours a smaller limit', async () => {
     const rng = new Rng('small');
     const sink = new RecordingSink();
