@@ -21,6 +21,7 @@ async function main(): Promise<void> {
   let passes = 0;
   // Summed over passes, for the bench's messages-per-record, compression and request figures.
   const totals = { bytes: 0, blobs: 0, blobsSkipped: 0, pages: 0, windows: 0, claimChecks: 0, retries: 0 };
+  const byContentType: Record<string, { records: number; messages: number; bytes: number }> = {};
   try {
     for (; passes < maxPasses;) {
       passes++;
@@ -28,6 +29,12 @@ async function main(): Promise<void> {
       records += summary.totals.records;
       messages += summary.totals.messages;
       for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += summary.totals[k];
+      for (const c of summary.contentTypes) {
+        const t = (byContentType[c.contentType] ??= { records: 0, messages: 0, bytes: 0 });
+        t.records += c.records;
+        t.messages += c.messages;
+        t.bytes += c.bytes;
+      }
       const outcomes = summary.contentTypes.map((c) => c.outcome);
       process.stdout.write(
         `${JSON.stringify({ pass: passes, records: summary.totals.records, outcomes, rss: process.memoryUsage().rss })}\n`,
@@ -52,6 +59,7 @@ async function main(): Promise<void> {
       records,
       messages,
       ...totals,
+      byContentType,
       seconds,
       startedAt: started,
       finishedAt,

@@ -19,6 +19,8 @@ export interface CollectorRun {
   finishedAt: number;
   cpuMs: number;
   maxRssBytes: number;
+  /** Per content type, summed over passes (absent in older result files). */
+  byContentType?: Record<string, { records: number; messages: number; bytes: number }>;
 }
 
 /** What writerProcess prints last. */
@@ -104,6 +106,8 @@ export interface BenchFigures {
   };
   queue: {
     messagesPer1000: number;
+    /** Messages per 1,000 records and mean record bytes, per content type. */
+    byContentType: Record<string, { messagesPer1000: number; meanRecordBytes: number; share: number }>;
     meanEncodedBytes: number;
     fillOfLimit: number;
     compressionRatio: number;
@@ -167,8 +171,19 @@ export function computeFigures(i: BenchInputs): BenchFigures {
     recordsPerSecond: i.ceilings.enqueue.perSecond * recordsPerMessage,
   };
   const w = s.writer;
+  const byContentType = Object.fromEntries(
+    Object.entries(s.collector.byContentType ?? {}).map(([ct, t]) => [
+      ct,
+      {
+        messagesPer1000: (t.messages / Math.max(1, t.records)) * 1000,
+        meanRecordBytes: t.bytes / Math.max(1, t.records),
+        share: t.records / Math.max(1, s.collector.records),
+      },
+    ]),
+  );
   const queue = {
     messagesPer1000: (s.collector.messages / Math.max(1, s.collector.records)) * 1000,
+    byContentType,
     meanEncodedBytes: w.encodedBytes / Math.max(1, w.messages),
     fillOfLimit: w.encodedBytes / Math.max(1, w.messages) / QUEUE_MESSAGE_LIMIT_BYTES,
     compressionRatio: s.collector.bytes / Math.max(1, w.compressedBytes),
@@ -323,6 +338,12 @@ export function formatTable(f: BenchFigures, i: BenchInputs): string {
   row('Collector alone / enqueue ceiling', pct(f.ceiling.collectorOfEnqueue));
   section('Queue');
   row('Messages per 1,000 records', f.queue.messagesPer1000.toFixed(2));
+  for (const [ct, t] of Object.entries(f.queue.byContentType)) {
+    row(
+      `  ${ct}`,
+      `${t.messagesPer1000.toFixed(2)} (${pct(t.share)} of records, ${fmt(t.meanRecordBytes)} bytes each)`,
+    );
+  }
   row(
     'Mean encoded message',
     `${fmt(f.queue.meanEncodedBytes)} bytes = ${pct(f.queue.fillOfLimit)} of 64 KiB`,

@@ -28,6 +28,10 @@ const collector = {
   finishedAt: 1_025_000,
   cpuMs: 20_000,
   maxRssBytes: 200 * 1024 * 1024,
+  byContentType: {
+    'Audit.Exchange': { records: 40_000, messages: 400, bytes: 80_000_000 },
+    'Audit.AzureActiveDirectory': { records: 60_000, messages: 200, bytes: 70_000_000 },
+  },
 };
 const writer = {
   messages: 600,
@@ -106,6 +110,11 @@ describe('bench report', () => {
     // 500 messages/s of ~166.7 records each.
     expect(f.ceiling.enqueue.recordsPerSecond).toBeCloseTo(83_333, 0);
     expect(f.queue.messagesPer1000).toBe(6);
+    expect(f.queue.byContentType['Audit.Exchange']).toEqual({
+      messagesPer1000: 10,
+      meanRecordBytes: 2_000,
+      share: 0.4,
+    });
     expect(f.queue.meanEncodedBytes).toBe(60_000);
     expect(f.queue.fillOfLimit).toBeCloseTo(60_000 / 65_536);
     expect(f.queue.compressionRatio).toBeCloseTo(150_000_000 / 27_000_000);
@@ -121,6 +130,7 @@ describe('bench report', () => {
     expect(table).toContain('MISSED: Queue messages');
     expect(table).toContain('6.00');
     expect(table).toContain('= 600 ms');
+    expect(table).toContain('10.00 (40% of records, 2,000 bytes each)');
     expect(table).toContain('1.20 of 2');
   });
 
