@@ -185,6 +185,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     scenario.subscriptions.preStarted ? scenario.contentTypes : false,
   );
   const log = new RequestLog(opts.requestLogSize);
+  const inFlight = new Map<string, number>();
   let baseUrl = '';
   const truth = new GroundTruth(store, log, (t, id) => `${apiRoot(baseUrl, t)}/audit/${encodeContentId(id)}`);
   const faults = new FaultRegistry(scenario.seed);
@@ -277,6 +278,11 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     if (contentId !== undefined) entry.contentId = contentId;
     const pub = queryParam(q, 'PublisherIdentifier');
     if (pub !== undefined) entry.publisherIdentifier = pub;
+    // How many requests of this route are open at once: lets a test check a client's concurrency bound.
+    const open = (inFlight.get(entry.route) ?? 0) + 1;
+    inFlight.set(entry.route, open);
+    entry.inFlight = open;
+    res.on('close', () => inFlight.set(entry.route, (inFlight.get(entry.route) ?? 1) - 1));
     log.push(entry);
 
     const action = fr ? faults.match({ route: fr, tenantId, contentType: ct, contentId }) : undefined;

@@ -21,6 +21,8 @@ export interface RequestLogEntry {
   fault?: string;
   hadAuthorization: boolean;
   publisherIdentifier?: string;
+  /** Requests of the same route open when this one arrived, itself included. */
+  inFlight?: number;
 }
 
 export interface TruthFilter {

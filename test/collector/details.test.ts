@@ -72,6 +72,46 @@ describe('collector run summary', () => {
   });
 });
 
+describe('bounded work in flight', () => {
+  let stack: CollectorStack;
+  afterEach(async () => stack?.stop());
+
+  it('fetches at most fetch-concurrency blobs per content type, for as many content types as allowed', async () => {
+    const activity = { start: '2026-11-20T06:00:00Z', end: '2026-11-20T10:00:00Z' };
+    stack = await startCollectorStack({
+      scenario: scenario({
+        activity: { ...activity, recordsPerHour: { 'Audit.General': 20, 'Audit.Exchange': 20 } },
+        contentTypes: ['Audit.General', 'Audit.Exchange'],
+        blobs: { recordsPerBlob: [1, 2], aggregationMinutes: 10, latencyMinutes: [1, 5], lateFraction: 0 },
+      }),
+      clock: { start: NOW, frozen: true },
+    });
+    stack.sim.faults.add({ route: 'blob', times: Infinity, action: { kind: 'delay', ms: 40 } });
+    const maxOpenBlobs = (): number =>
+      Math.max(...stack.sim.truth.requests.filter((r) => r.route === 'blob').map((r) => r.inFlight ?? 0));
+
+    const types = {
+      AUDITFEED_CONTENT_TYPES: 'Audit.General,Audit.Exchange',
+      AUDITFEED_FETCH_CONCURRENCY: '3',
+    };
+    const one = stack.runtime({ ...types, AUDITFEED_CONTENT_TYPE_CONCURRENCY: '1' });
+    await stack.collect(one);
+    expect(maxOpenBlobs()).toBe(3);
+
+    stack.sim.truth.clearRequests();
+    stack.sim.clock.advance(6 * HOUR_MS);
+    const two = stack.runtime({ ...types, AUDITFEED_CONTENT_TYPE_CONCURRENCY: '2' });
+    // Fresh watermarks for the second runtime's content types would be the same blobs: clear them.
+    await two.ensureResources();
+    for (const ct of ['Audit.General', 'Audit.Exchange'] as const) {
+      await two.storage.blobs.getContainerClient('watermarks').deleteBlob(`${TENANT}/${ct}.json`);
+    }
+    await stack.collect(two);
+    expect(maxOpenBlobs()).toBeGreaterThan(3);
+    expect(maxOpenBlobs()).toBeLessThanOrEqual(6);
+  });
+});
+
 describe('poison queue report', () => {
   let stack: CollectorStack;
   afterEach(async () => stack?.stop());
