@@ -11,6 +11,7 @@ import pLimit from 'p-limit';
 import { decodeEnvelope, unpackBatch } from '../../shared/messages/envelope';
 import { containerDefinition } from '../../shared/writer/cosmosContainer';
 import { toDocument, type AuditDocument } from '../../shared/writer/documents';
+import { cpuMeter } from './cpu';
 
 /**
  * The same run's ceilings: how fast the same Cosmos endpoint takes the same documents, and the same
@@ -81,6 +82,8 @@ export interface RateResult {
   seconds: number;
   perSecond: number;
   failed: number;
+  /** CPU ms of the bench process (the client) and of the server while this ran; absent when not measured. */
+  cpuMs?: { client: number; server?: number };
 }
 
 /** Upserts the sample into a new container with the writer's definition (same endpoint, same policy). */
@@ -90,6 +93,7 @@ export async function bulkCeiling(
   sample: Sample,
   mode: BulkMode,
   concurrency: number,
+  serverPid?: number,
 ): Promise<RateResult> {
   const { container } = await client.database(database).containers.createIfNotExists(
     containerDefinition({
@@ -103,6 +107,8 @@ export async function bulkCeiling(
   let ok = 0;
   let failed = 0;
   const started = Date.now();
+  const clientCpu = process.cpuUsage();
+  const server = cpuMeter(serverPid === undefined ? {} : { server: serverPid });
   await Promise.all(
     groups.map((group) =>
       limit(async () => {
@@ -115,8 +121,10 @@ export async function bulkCeiling(
     ),
   );
   const seconds = (Date.now() - started) / 1000;
+  const used = process.cpuUsage(clientCpu);
+  const cpuMs = { client: (used.user + used.system) / 1000, ...server.stop() };
   await container.delete();
-  return { mode, items: ok, seconds, perSecond: ok / seconds, failed };
+  return { mode, items: ok, seconds, perSecond: ok / seconds, failed, cpuMs };
 }
 
 function groupsFor(sample: Sample, mode: BulkMode, concurrency: number): AuditDocument[][] {

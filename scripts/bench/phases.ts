@@ -145,7 +145,7 @@ export async function stagesPhase(
     const bulk: RateResult[] = [];
     try {
       for (const mode of ['perMessage', 'largeCalls', 'requests100'] as const) {
-        bulk.push(await bulkCeiling(client, DATABASE, sample, mode, o.writerBatchSize));
+        bulk.push(await bulkCeiling(client, DATABASE, sample, mode, o.writerBatchSize, stores.cosmos.pid));
       }
     } finally {
       client.dispose();

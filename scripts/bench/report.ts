@@ -95,6 +95,8 @@ export interface BenchFigures {
     totalPerThousand: number;
     coresBusy: number;
     cores: number;
+    /** The rate all processes together could reach if every core did nothing else: cores / CPU per record. */
+    cpuBoundRecordsPerSecond: number;
   };
   ceiling: {
     bulk: RateResult[];
@@ -151,6 +153,7 @@ export function computeFigures(i: BenchInputs): BenchFigures {
     totalPerThousand: perThousand(totalCpuMs),
     coresBusy: totalCpuMs / 1000 / Math.max(e2eSeconds, 1e-9),
     cores: i.cores,
+    cpuBoundRecordsPerSecond: (i.cores * 1e6) / Math.max(1e-9, perThousand(totalCpuMs)),
   };
   const s = i.stages;
   const rate = (records: number, seconds: number): number => records / Math.max(seconds, 1e-9);
@@ -288,6 +291,7 @@ function signedPct(f: number): string {
 }
 
 const mib = (b: number): string => `${(b / MB).toFixed(0)} MiB`;
+const perThousandOf = (ms: number, items: number): string => ((ms / Math.max(1, items)) * 1000).toFixed(0);
 
 const BULK_LABEL: Record<string, string> = {
   perMessage: 'executeBulkOperations, one call per message',
@@ -317,7 +321,10 @@ export function formatTable(f: BenchFigures, i: BenchInputs): string {
       .map(([k, v]) => `${k} ${v.toFixed(0)}`)
       .join(', ') + ` = ${cpu.totalPerThousand.toFixed(0)} ms`,
   );
-  row('  cores kept busy', `${cpu.coresBusy.toFixed(2)} of ${cpu.cores}`);
+  row(
+    '  cores kept busy; CPU-bound limit',
+    `${cpu.coresBusy.toFixed(2)} of ${cpu.cores}; ${fmt(cpu.cpuBoundRecordsPerSecond)} records/s at this CPU per record`,
+  );
   row(
     'Collector alone',
     `${fmt(f.collector.recordsPerSecond)} records/s, CPU ${f.collector.cpuMsPer1000.toFixed(0)} ms per 1,000`,
@@ -327,8 +334,13 @@ export function formatTable(f: BenchFigures, i: BenchInputs): string {
     `${fmt(f.writer.recordsPerSecond)} records/s, CPU ${f.writer.cpuMsPer1000.toFixed(0)} ms per 1,000`,
   );
   section('Ceilings, same run, same endpoints');
-  for (const b of f.ceiling.bulk)
-    row(`Raw bulk upsert: ${BULK_LABEL[b.mode] ?? b.mode}`, `${fmt(b.perSecond)} documents/s`);
+  for (const b of f.ceiling.bulk) {
+    const cpu = b.cpuMs
+      ? `; CPU per 1,000: client ${perThousandOf(b.cpuMs.client, b.items)}` +
+        (b.cpuMs.server !== undefined ? ` + stand-in ${perThousandOf(b.cpuMs.server, b.items)} ms` : ' ms')
+      : '';
+    row(`Raw bulk upsert: ${BULK_LABEL[b.mode] ?? b.mode}`, `${fmt(b.perSecond)} documents/s${cpu}`);
+  }
   row(
     'Raw enqueue (sendMessage, same texts, 5 senders)',
     `${fmt(f.ceiling.enqueue.perSecond)} messages/s ≈ ${fmt(f.ceiling.enqueue.recordsPerSecond)} records/s`,

@@ -104,6 +104,8 @@ describe('bench report', () => {
     });
     expect(f.endToEndCpu.totalPerThousand).toBe(600);
     expect(f.endToEndCpu.coresBusy).toBeCloseTo(1.2);
+    // 600 ms of CPU per 1,000 records on 2 cores: at most 3,333 records/s.
+    expect(f.endToEndCpu.cpuBoundRecordsPerSecond).toBeCloseTo(3_333.3, 0);
     expect(f.ceiling.bestBulk.mode).toBe('requests100');
     expect(f.ceiling.endToEndOfBulk).toBeCloseTo(0.8);
     expect(f.ceiling.writerOfBulk).toBeCloseTo(1);
@@ -131,7 +133,7 @@ describe('bench report', () => {
     expect(table).toContain('6.00');
     expect(table).toContain('= 600 ms');
     expect(table).toContain('10.00 (40% of records, 2,000 bytes each)');
-    expect(table).toContain('1.20 of 2');
+    expect(table).toContain('1.20 of 2; 3,333 records/s');
   });
 
   it('counts the fewest requests: one per blob plus one per page of each 24-hour window', () => {
