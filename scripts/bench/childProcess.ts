@@ -3,10 +3,13 @@ import { createInterface } from 'node:readline';
 
 /**
  * A compiled script run in a child process of its own that reports in JSON lines on stdout — the
- * collector, the writer and the simulator CLI — so each one's memory and CPU are its own.
+ * collector, the writer and the simulator CLI — so each one's memory and CPU are its own. The bench and
+ * the tests that run those processes use it.
  */
 export interface JsonLineChild {
   readonly pid: number;
+  /** The process itself, e.g. to kill it with a signal of a test's choosing. */
+  readonly child: ChildProcess;
   /** Every JSON line printed so far. */
   readonly lines: Record<string, unknown>[];
   /** Resolves with the first line that matches (already printed or yet to come). */
@@ -86,6 +89,7 @@ export function startJsonLineChild(
   exited.catch(() => undefined);
   return {
     pid: child.pid,
+    child,
     lines,
     waitFor(predicate, timeoutMs = 3_600_000) {
       const found = lines.find(predicate);

@@ -54,6 +54,17 @@ function configFor(cloud: string, auth: Record<string, string>) {
   });
 }
 
+/** Asks the tenant's credential for a Management API token, recording every request it sends. */
+function tokenFor(cloud: string, auth: Record<string, string>) {
+  const config = configFor(cloud, auth);
+  requests.length = 0;
+  const credentials = new ManagementCredentials(config.auth, config.endpoints, {
+    httpClient,
+    retryOptions: { maxRetries: 0 },
+  });
+  return credentials.forTenant(TENANT).getToken(`${config.endpoints.apiOrigin}/.default`);
+}
+
 describe('Management API credentials per cloud', () => {
   // As in a function app: the managed identity is reached through App Service's identity endpoint.
   const saved = { endpoint: process.env.IDENTITY_ENDPOINT, header: process.env.IDENTITY_HEADER };
@@ -74,17 +85,8 @@ describe('Management API credentials per cloud', () => {
   it.each(CLOUDS)(
     '%s: the client-secret credential asks only the cloud login host, for the tenant',
     async (cloud, loginHost) => {
-      const config = configFor(cloud, {
-        AUDITFEED_AUTH_MODE: 'secret',
-        AUDITFEED_CLIENT_SECRET: 'not-a-real-secret',
-      });
-      requests.length = 0;
-      const credentials = new ManagementCredentials(config.auth, config.endpoints, {
-        httpClient,
-        retryOptions: { maxRetries: 0 },
-      });
       await expect(
-        credentials.forTenant(TENANT).getToken(`${config.endpoints.apiOrigin}/.default`),
+        tokenFor(cloud, { AUDITFEED_AUTH_MODE: 'secret', AUDITFEED_CLIENT_SECRET: 'not-a-real-secret' }),
       ).rejects.toThrow();
       expect(requests.length).toBeGreaterThan(0);
       expect(new Set(requests.map((r) => new URL(r.url).host))).toEqual(new Set([loginHost]));
@@ -96,17 +98,8 @@ describe('Management API credentials per cloud', () => {
   it.each(CLOUDS)(
     '%s: the federated credential asks the managed identity for the cloud token-exchange audience',
     async (cloud, _loginHost, audience) => {
-      const config = configFor(cloud, {
-        AUDITFEED_AUTH_MODE: 'federated',
-        AUDITFEED_MANAGED_IDENTITY_CLIENT_ID: MI,
-      });
-      requests.length = 0;
-      const credentials = new ManagementCredentials(config.auth, config.endpoints, {
-        httpClient,
-        retryOptions: { maxRetries: 0 },
-      });
       await expect(
-        credentials.forTenant(TENANT).getToken(`${config.endpoints.apiOrigin}/.default`),
+        tokenFor(cloud, { AUDITFEED_AUTH_MODE: 'federated', AUDITFEED_MANAGED_IDENTITY_CLIENT_ID: MI }),
       ).rejects.toThrow();
       const resources = requests
         .map((r) => new URL(r.url).searchParams.get('resource'))

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { startAzurite, type AzuriteHandle } from '../../scripts/local/services';
 import { decodeEnvelope } from '../../shared/messages/envelope';
 import { QueueServiceClient } from '@azure/storage-queue';
-import { dist, startJsonLineProcess, type JsonLineProcess } from '../helpers/childProcesses';
+import { startJsonLineChild, type JsonLineChild } from '../../scripts/bench/childProcess';
+import { dist } from '../helpers/childProcesses';
 
 /** Collector memory must not grow with the backlog (DESIGN invariant 4). */
 const RSS_BOUND_BYTES = 256 * 1024 * 1024;
@@ -13,7 +14,7 @@ const RECORDS = 1_000_000;
 
 describe('Collector on a 1,000,000-record backlog', () => {
   let azurite: AzuriteHandle;
-  let simulator: JsonLineProcess;
+  let simulator: JsonLineChild;
 
   afterAll(async () => {
     await simulator?.stop();
@@ -50,7 +51,7 @@ describe('Collector on a 1,000,000-record backlog', () => {
     [azurite, simulator] = await Promise.all([
       startAzurite({ inMemory: true }),
       Promise.resolve(
-        startJsonLineProcess(dist('scripts/simulator/cli.js'), ['--scenario', scenarioFile, '--tls']),
+        startJsonLineChild(dist('scripts/simulator/cli.js'), ['--scenario', scenarioFile, '--tls']),
       ),
     ]);
     const started = await simulator.waitFor((l) => typeof l.baseUrl === 'string');
@@ -81,23 +82,25 @@ describe('Collector on a 1,000,000-record backlog', () => {
       }
     })();
 
-    const collector = startJsonLineProcess(dist('scripts/bench/collectorProcess.js'), [], {
-      AUDITFEED_TENANT_IDS: tenants.join(','),
-      AUDITFEED_AUTH_MODE: 'secret',
-      AUDITFEED_CLIENT_ID: app.clientId,
-      AUDITFEED_CLIENT_SECRET: app.clientSecret,
-      AUDITFEED_API_ENDPOINT: baseUrl,
-      AUDITFEED_LOGIN_ENDPOINT: baseUrl,
-      AUDITFEED_TLS_CA_FILE: started.caPemPath as string,
-      AUDITFEED_STORAGE: azurite.connectionString,
-      AUDITFEED_COSMOS__accountEndpoint: 'http://127.0.0.1:1',
-      AUDITFEED_COSMOS__accountKey: 'bm90LXVzZWQ=',
-      AUDITFEED_MAX_REQUESTS_PER_MINUTE: '60000',
-      // Short runs, so the backlog takes several of them, as it would in Azure.
-      AUDITFEED_RUN_DEADLINE_SECONDS: '30',
-      // A fixed old-space cap: memory that grew with the backlog would end in an out-of-memory crash,
-      // and V8's lazy collection cannot hide growth behind a large heap.
-      NODE_OPTIONS: '--max-old-space-size=128',
+    const collector = startJsonLineChild(dist('scripts/bench/collectorProcess.js'), [], {
+      env: {
+        AUDITFEED_TENANT_IDS: tenants.join(','),
+        AUDITFEED_AUTH_MODE: 'secret',
+        AUDITFEED_CLIENT_ID: app.clientId,
+        AUDITFEED_CLIENT_SECRET: app.clientSecret,
+        AUDITFEED_API_ENDPOINT: baseUrl,
+        AUDITFEED_LOGIN_ENDPOINT: baseUrl,
+        AUDITFEED_TLS_CA_FILE: started.caPemPath as string,
+        AUDITFEED_STORAGE: azurite.connectionString,
+        AUDITFEED_COSMOS__accountEndpoint: 'http://127.0.0.1:1',
+        AUDITFEED_COSMOS__accountKey: 'bm90LXVzZWQ=',
+        AUDITFEED_MAX_REQUESTS_PER_MINUTE: '60000',
+        // Short runs, so the backlog takes several of them, as it would in Azure.
+        AUDITFEED_RUN_DEADLINE_SECONDS: '30',
+        // A fixed old-space cap: memory that grew with the backlog would end in an out-of-memory crash,
+        // and V8's lazy collection cannot hide growth behind a large heap.
+        NODE_OPTIONS: '--max-old-space-size=128',
+      },
     });
     const done = await collector.waitFor((l) => l.done === true, 540_000);
     await collector.exited;

@@ -1,4 +1,5 @@
-import { dist, startJsonLineProcess } from '../helpers/childProcesses';
+import { startJsonLineChild } from '../../scripts/bench/childProcess';
+import { dist } from '../helpers/childProcesses';
 import { countIds, startCollectorStack, type CollectorStack } from '../helpers/stack';
 
 /**
@@ -49,7 +50,7 @@ describe('collector killed with SIGKILL mid-run', () => {
     const queue = stack.queue();
     await queue.createIfNotExists();
 
-    const first = startJsonLineProcess(dist('scripts/bench/collectorProcess.js'), [], env);
+    const first = startJsonLineChild(dist('scripts/bench/collectorProcess.js'), [], { env });
     for (;;) {
       const { approximateMessagesCount = 0 } = await queue.getProperties();
       if (approximateMessagesCount >= 6) break;
@@ -61,9 +62,10 @@ describe('collector killed with SIGKILL mid-run', () => {
     expect(first.child.signalCode).toBe('SIGKILL');
     expect(first.lines.some((l) => l.done === true)).toBe(false);
 
-    const second = startJsonLineProcess(dist('scripts/bench/collectorProcess.js'), [], env);
+    const second = startJsonLineChild(dist('scripts/bench/collectorProcess.js'), [], { env });
     await second.waitFor((l) => l.done === true, 120_000);
-    expect(await second.exited).toBe(0);
+    await second.exited;
+    expect(second.child.exitCode).toBe(0);
 
     const received = countIds(await stack.drain());
     const expected = new Set(

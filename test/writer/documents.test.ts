@@ -165,6 +165,8 @@ const dlpMatch = {
   },
 };
 
+const FIXTURES = [mailItemsAccessed, failedLogon, newInboxRule, setMailboxAsString, fileDownloaded, dlpMatch];
+
 describe('document id', () => {
   it('keeps a record Id that Cosmos accepts', () => {
     expect(documentId('3e0b6a52-1c4d-4f7e-9a21-5d8c7b6a4e31')).toBe('3e0b6a52-1c4d-4f7e-9a21-5d8c7b6a4e31');
@@ -420,14 +422,7 @@ describe('flat fields', () => {
   });
 
   it('every flat value is a scalar (Power BI reads only scalar columns)', () => {
-    for (const record of [
-      mailItemsAccessed,
-      failedLogon,
-      newInboxRule,
-      setMailboxAsString,
-      fileDownloaded,
-      dlpMatch,
-    ]) {
+    for (const record of FIXTURES) {
       for (const value of Object.values(flatFields(record)))
         expect(['string', 'number', 'boolean']).toContain(typeof value);
     }
@@ -448,14 +443,7 @@ describe('document size bound (lets the writer skip measuring small batches)', (
   }
 
   it('holds for records whose values feed every flat field, however long', () => {
-    for (const record of [
-      mailItemsAccessed,
-      failedLogon,
-      newInboxRule,
-      setMailboxAsString,
-      fileDownloaded,
-      dlpMatch,
-    ]) {
+    for (const record of FIXTURES) {
       for (const r of [record, inflate(record)]) {
         const recordBytes = Buffer.byteLength(JSON.stringify(r), 'utf8');
         const document = mapOk(r);
