@@ -70,7 +70,7 @@ var rules = [
   {
     name: 'recorded-gap'
     displayName: 'auditfeed: a gap was recorded'
-    description: 'The service no longer had content the collector needed; its time range is in the log line and in `auditfeed status`.'
+    description: 'The service no longer had content the collector needed; its time range is in the log line and in `npm run status`.'
     severity: 1
     frequency: 'PT15M'
     window: 'PT15M'

@@ -1,6 +1,7 @@
 import type { RunSummary } from '../collector/summary';
 import type { Logger } from '../logging';
 import type { CollectorRuntime } from '../runtime';
+import { poisonQueueLength } from '../status';
 import { poisonQueueName } from '../writer/poisonReplay';
 
 /** The timer trigger's work: one collector run. Pure of Functions types, so the local runner calls it too. */
@@ -26,20 +27,16 @@ export async function reportPoisonQueue(
 ): Promise<number | undefined> {
   const name = poisonQueueName(runtime.config.queueName);
   try {
-    const { approximateMessagesCount = 0 } = await runtime.storage.queues
-      .getQueueClient(name)
-      .getProperties();
-    if (approximateMessagesCount > 0) {
+    const count = await poisonQueueLength(runtime.storage.queues, runtime.config.queueName);
+    if (count > 0) {
       logger.error(
-        `Poison queue holds ${approximateMessagesCount} message(s): batches not written to Cosmos DB. ` +
+        `Poison queue holds ${count} message(s): batches not written to Cosmos DB. ` +
           'Fix the cause (see the writer errors), then run `npm run replay-poison`.',
-        { poisonQueue: name, poisonMessages: approximateMessagesCount },
+        { poisonQueue: name, poisonMessages: count },
       );
     }
-    return approximateMessagesCount;
+    return count;
   } catch (e) {
-    // The host creates the poison queue with the first poisoned message.
-    if ((e as { statusCode?: number }).statusCode === 404) return 0;
     logger.warn('Could not read the poison queue length', { poisonQueue: name, error: (e as Error).message });
     return undefined;
   }

@@ -1,0 +1,115 @@
+import type { QueueServiceClient } from '@azure/storage-queue';
+import type { ContentType } from './contentTypes';
+import type { Gap } from './collector/windows';
+import type { ContentTypeRunSummary } from './collector/summary';
+import type { WatermarkStore } from './storage/watermarkStore';
+import { poisonQueueName } from './writer/poisonReplay';
+
+/** Where one tenant × content type stands, from its watermark (DESIGN §5). */
+export interface ContentTypeStatus {
+  tenantId: string;
+  contentType: ContentType;
+  /** False when no collector run has saved a watermark yet. */
+  started: boolean;
+  /** Listing is complete before this time. */
+  cursor: string | null;
+  /** now − cursor. */
+  lagSeconds: number | null;
+  subscriptionEnabled: boolean;
+  lastRun: ContentTypeRunSummary | null;
+  gapCount: number;
+  /** The most recent gaps (the watermark keeps a bounded number). */
+  gaps: Gap[];
+}
+
+export interface PipelineStatus {
+  at: string;
+  contentTypes: ContentTypeStatus[];
+  /** Batches waiting in the poison queue; undefined when it could not be read. */
+  poisonMessages: number | undefined;
+  /** What an operator should look at, in plain words; empty when all is well. */
+  problems: string[];
+}
+
+export interface StatusOptions {
+  tenants: string[];
+  contentTypes: readonly ContentType[];
+  watermarks: WatermarkStore;
+  queues: QueueServiceClient;
+  queueName: string;
+  /** Lag above which a content type is reported as behind. */
+  lagWarningSeconds: number;
+  now?: Date;
+}
+
+/** Batches in the writer's poison queue (0 when the host has not created it yet). */
+export async function poisonQueueLength(queues: QueueServiceClient, queueName: string): Promise<number> {
+  try {
+    const { approximateMessagesCount = 0 } = await queues
+      .getQueueClient(poisonQueueName(queueName))
+      .getProperties();
+    return approximateMessagesCount;
+  } catch (e) {
+    if ((e as { statusCode?: number }).statusCode === 404) return 0;
+    throw e;
+  }
+}
+
+/** Reads every watermark and the poison queue: what `npm run status` prints. */
+export async function readStatus(o: StatusOptions): Promise<PipelineStatus> {
+  const now = o.now ?? new Date();
+  const contentTypes: ContentTypeStatus[] = [];
+  const problems: string[] = [];
+  for (const tenantId of o.tenants) {
+    for (const contentType of o.contentTypes) {
+      const { watermark, etag } = await o.watermarks.load(tenantId, contentType);
+      const cursor = watermark.cursor;
+      const lagSeconds = cursor ? Math.round((now.getTime() - cursor.getTime()) / 1000) : null;
+      const status: ContentTypeStatus = {
+        tenantId,
+        contentType,
+        started: etag !== undefined,
+        cursor: cursor?.toISOString() ?? null,
+        lagSeconds,
+        subscriptionEnabled: watermark.subscription.enabled,
+        lastRun: watermark.lastRun,
+        gapCount: watermark.gapCount,
+        gaps: watermark.gaps,
+      };
+      contentTypes.push(status);
+      const where = `${tenantId} ${contentType}`;
+      if (!status.started) problems.push(`${where}: no collector run has saved progress yet`);
+      if (lagSeconds !== null && lagSeconds > o.lagWarningSeconds)
+        problems.push(
+          `${where}: ${formatSeconds(lagSeconds)} behind the feed (content older than 7 days is lost)`,
+        );
+      if (status.lastRun && status.lastRun.outcome === 'failed')
+        problems.push(`${where}: the last run failed: ${status.lastRun.error ?? 'no error recorded'}`);
+      if (status.gapCount > 0)
+        problems.push(`${where}: ${status.gapCount} gap(s) recorded: content the service no longer had`);
+    }
+  }
+  let poisonMessages: number | undefined;
+  try {
+    poisonMessages = await poisonQueueLength(o.queues, o.queueName);
+    if (poisonMessages > 0)
+      problems.push(
+        `${poisonMessages} batch(es) in the poison queue: fix the cause, then npm run replay-poison`,
+      );
+  } catch (e) {
+    problems.push(`the poison queue could not be read: ${(e as Error).message}`);
+  }
+  return { at: now.toISOString(), contentTypes, poisonMessages, problems };
+}
+
+/** 3725 → "1h 2m"; 90000 → "1d 1h". */
+export function formatSeconds(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  const d = Math.floor(s / 86_400);
+  const h = Math.floor((s % 86_400) / 3_600);
+  const m = Math.floor((s % 3_600) / 60);
+  if (d > 0) return `${d}d ${h}h`;
+  if (h > 0) return `${h}h ${m}m`;
+  if (m > 0) return `${m}m ${s % 60}s`;
+  return `${s}s`;
+}
