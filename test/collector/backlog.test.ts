@@ -43,7 +43,15 @@ describe('Collector on a 1,000,000-record backlog', () => {
             'DLP.All': perHour,
           },
         },
-        blobs: { recordsPerBlob: [60, 140], aggregationMinutes: 5, lateFraction: 0, duplicateFraction: 0 },
+        // Every blob is listable before the run starts (activity ends an hour ago, latency ≤ 30 min), so
+        // what the simulator counts as available afterwards is what the runs could see.
+        blobs: {
+          recordsPerBlob: [60, 140],
+          aggregationMinutes: 5,
+          latencyMinutes: [1, 30],
+          lateFraction: 0,
+          duplicateFraction: 0,
+        },
         listing: { pageSize: 200 },
         tokenLifetimeSeconds: 3599,
       }),

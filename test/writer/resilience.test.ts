@@ -149,15 +149,15 @@ describe('Cosmos DB outage mid-batch, with the queue trigger semantics', () => {
     for (const batch of batches) {
       for (const text of await buildMessages(stack.storage, batch)) await queue.sendMessage(text);
     }
-    proxy.plan = (r) => {
-      if (!r.isBulk) return undefined;
-      if (r.bulkSeq === 1)
-        return { kind: 'status', status: 503, message: 'Service is currently unavailable.' };
-      if (r.bulkSeq === 2) return { kind: 'reset' };
+    // An outage long enough to outlast the writer's own re-send of a failed request: each message's first
+    // request and its re-send fail, so every message fails its first delivery and the queue retries it.
+    const outage = [
+      { kind: 'status', status: 503, message: 'Service is currently unavailable.' },
+      { kind: 'reset' },
       // The service applied the writes, but the answer never arrived.
-      if (r.bulkSeq === 3) return { kind: 'forwardThenReset' };
-      return undefined;
-    };
+      { kind: 'forwardThenReset' },
+    ] as const;
+    proxy.plan = (r) => (r.isBulk && r.bulkSeq <= 6 ? { ...outage[(r.bulkSeq - 1) % 3]! } : undefined);
 
     const result = await drainQueue({
       queue,
@@ -168,7 +168,7 @@ describe('Cosmos DB outage mid-batch, with the queue trigger semantics', () => {
       maxDequeueCount: 5,
     });
 
-    expect(proxy.stats).toMatchObject({ statuses: 1, resets: 1, forwardedThenReset: 1 });
+    expect(proxy.stats).toMatchObject({ statuses: 2, resets: 2, forwardedThenReset: 2 });
     expect(result).toMatchObject({ drained: true, failed: 3, succeeded: 3, poisoned: [] });
     expect(logger.at('error').map((l) => l.properties?.dequeueCount)).toEqual([1, 1, 1]);
     await expectExactlyOnce(containerOf(stack, runtime), batches.flat());
