@@ -8,6 +8,9 @@ module.exports = {
     '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }],
   },
   testTimeout: 60000,
+  // Two test files at once: most of their time is spent waiting on the servers they start (simulator,
+  // Azurite, Cosmos stand-in), so on the 2-core build machine this cuts the run from ~12 to ~8 minutes.
+  maxWorkers: 2,
   globalSetup: '<rootDir>/test/globalSetup.js',
   // Child servers (simulator, Azurite, Cosmos) are started per test file and stopped in afterAll.
   forceExit: false,
