@@ -250,12 +250,21 @@ describe('Collector', () => {
   it('stops at its deadline, saves progress, and the next runs finish the backlog', async () => {
     stack = await startCollectorStack({
       scenario: scenario({
+        // Half a day: some 40 pages per content type, a few per run on an idle machine, one on a busy one.
+        activity: {
+          start: '2026-11-19T23:00:00Z',
+          end: '2026-11-20T11:00:00Z',
+          recordsPerHour: { 'Audit.Exchange': 40, 'Audit.AzureActiveDirectory': 30 },
+        },
         listing: { pageSize: 5 },
         blobs: { recordsPerBlob: [1, 4], aggregationMinutes: 5 },
       }),
       clock: { start: NOW, frozen: true },
     });
-    const runtime = stack.runtime({ AUDITFEED_CONTENT_TYPES: 'Audit.Exchange,Audit.AzureActiveDirectory' });
+    const runtime = stack.runtime({
+      AUDITFEED_CONTENT_TYPES: 'Audit.Exchange,Audit.AzureActiveDirectory',
+      AUDITFEED_INITIAL_LOOKBACK_HOURS: '24',
+    });
     // Each blob fetch takes 20 ms, so a 300 ms deadline stops a run long before the backlog is done.
     stack.sim.faults.add({ route: 'blob', times: Infinity, action: { kind: 'delay', ms: 20 } });
     const received: DrainedMessage[] = [];
