@@ -1,8 +1,7 @@
-import { loadConfig } from '../shared/config';
-import { ConfigError } from '../shared/errors';
 import { createStorageClients } from '../shared/storage/clients';
 import { FailedMessageArchive } from '../shared/writer/failedMessages';
 import { poisonQueueName, replayPoison, type ReplayResult } from '../shared/writer/poisonReplay';
+import { runAsProgram, withSettings, type Out } from './cli';
 
 const USAGE = `Usage: npm run replay-poison -- [--dry-run] [--max N] [--archive]
 
@@ -50,67 +49,40 @@ export function describeResult(queue: string, poison: string, r: ReplayResult): 
 }
 
 /** The CLI; returns the exit code. */
-export async function main(
+export function main(
   argv: readonly string[] = process.argv.slice(2),
   env: Record<string, string | undefined> = process.env,
-  out: (line: string) => void = (line) => console.log(line),
+  out: Out = (line) => console.log(line),
 ): Promise<number> {
-  let args: Args;
-  try {
-    args = parseArgs(argv);
-  } catch (e) {
-    out(`${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (args.help) {
-    out(USAGE);
-    return 0;
-  }
-  let config;
-  try {
-    config = loadConfig(env);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      out(e.message);
-      return 2;
+  return withSettings({ usage: USAGE, parse: parseArgs, argv, env, out }, async (args, config) => {
+    const { queues, blobs } = createStorageClients(config.storage);
+    const poison = poisonQueueName(config.queueName);
+    const archive = new FailedMessageArchive(blobs);
+    const queue = queues.getQueueClient(config.queueName);
+    const result = await replayPoison({
+      queue,
+      poisonQueue: queues.getQueueClient(poison),
+      dryRun: args.dryRun,
+      archive,
+      ...(args.max !== undefined ? { max: args.max } : {}),
+    });
+    out(describeResult(config.queueName, poison, result));
+    const archived = await archive.count();
+    if (args.archive && !args.dryRun) {
+      const moved = await archive.replay(queue, args.max !== undefined ? args.max - result.moved : undefined);
+      out(
+        `Re-enqueued ${moved} archived message(s) from ${archive.container.containerName} to ${config.queueName}.`,
+      );
+    } else if (archived > 0) {
+      out(
+        `${archived} archived copy(ies) of poisoned messages remain in ${archive.container.containerName}` +
+          (args.archive
+            ? '.'
+            : '; add --archive to re-enqueue them (needed once poison messages have expired).'),
+      );
     }
-    throw e;
-  }
-  const { queues, blobs } = createStorageClients(config.storage);
-  const poison = poisonQueueName(config.queueName);
-  const archive = new FailedMessageArchive(blobs);
-  const queue = queues.getQueueClient(config.queueName);
-  const result = await replayPoison({
-    queue,
-    poisonQueue: queues.getQueueClient(poison),
-    dryRun: args.dryRun,
-    archive,
-    ...(args.max !== undefined ? { max: args.max } : {}),
+    return 0;
   });
-  out(describeResult(config.queueName, poison, result));
-  const archived = await archive.count();
-  if (args.archive && !args.dryRun) {
-    const moved = await archive.replay(queue, args.max !== undefined ? args.max - result.moved : undefined);
-    out(
-      `Re-enqueued ${moved} archived message(s) from ${archive.container.containerName} to ${config.queueName}.`,
-    );
-  } else if (archived > 0) {
-    out(
-      `${archived} archived copy(ies) of poisoned messages remain in ${archive.container.containerName}` +
-        (args.archive
-          ? '.'
-          : '; add --archive to re-enqueue them (needed once poison messages have expired).'),
-    );
-  }
-  return 0;
 }
 
-if (require.main === module) {
-  main().then(
-    (code) => (process.exitCode = code),
-    (e: unknown) => {
-      console.error(`replay-poison failed: ${(e as Error).message}`);
-      process.exitCode = 1;
-    },
-  );
-}
+if (require.main === module) runAsProgram('replay-poison', () => main());

@@ -3,11 +3,10 @@
  * settings as the function app. Exit code 0 when all is well, 1 when something needs looking at, 2 on bad
  * arguments or settings.
  */
-import { loadConfig } from '../shared/config';
-import { ConfigError } from '../shared/errors';
 import { formatSeconds, readStatus, type PipelineStatus } from '../shared/status';
 import { CONTAINERS, createStorageClients } from '../shared/storage/clients';
 import { WatermarkStore } from '../shared/storage/watermarkStore';
+import { runAsProgram, withSettings, type Out } from './cli';
 
 const USAGE = `Usage: npm run status -- [--json] [--lag-warning-minutes N]
 
@@ -82,53 +81,26 @@ export function formatStatus(s: PipelineStatus): string {
 }
 
 /** The CLI; returns the exit code. */
-export async function main(
+export function main(
   argv: readonly string[] = process.argv.slice(2),
   env: Record<string, string | undefined> = process.env,
-  out: (line: string) => void = (line) => console.log(line),
+  out: Out = (line) => console.log(line),
   now: Date = new Date(),
 ): Promise<number> {
-  let args: Args;
-  try {
-    args = parseArgs(argv);
-  } catch (e) {
-    out(`${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (args.help) {
-    out(USAGE);
-    return 0;
-  }
-  let config;
-  try {
-    config = loadConfig(env);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      out(e.message);
-      return 2;
-    }
-    throw e;
-  }
-  const { blobs, queues } = createStorageClients(config.storage);
-  const status = await readStatus({
-    tenants: config.tenants.map((t) => t.tenantId),
-    contentTypes: config.contentTypes,
-    watermarks: new WatermarkStore(blobs.getContainerClient(CONTAINERS.watermarks)),
-    queues,
-    queueName: config.queueName,
-    lagWarningSeconds: args.lagWarningMinutes * 60,
-    now,
+  return withSettings({ usage: USAGE, parse: parseArgs, argv, env, out }, async (args, config) => {
+    const { blobs, queues } = createStorageClients(config.storage);
+    const status = await readStatus({
+      tenants: config.tenants.map((t) => t.tenantId),
+      contentTypes: config.contentTypes,
+      watermarks: new WatermarkStore(blobs.getContainerClient(CONTAINERS.watermarks)),
+      queues,
+      queueName: config.queueName,
+      lagWarningSeconds: args.lagWarningMinutes * 60,
+      now,
+    });
+    out(args.json ? JSON.stringify(status, null, 2) : formatStatus(status));
+    return status.problems.length === 0 ? 0 : 1;
   });
-  out(args.json ? JSON.stringify(status, null, 2) : formatStatus(status));
-  return status.problems.length === 0 ? 0 : 1;
 }
 
-if (require.main === module) {
-  main().then(
-    (code) => (process.exitCode = code),
-    (e: unknown) => {
-      console.error(`status failed: ${(e as Error).message}`);
-      process.exitCode = 1;
-    },
-  );
-}
+if (require.main === module) runAsProgram('status', () => main());
