@@ -2,14 +2,21 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../../scripts/simulator/rng';
-import { Batcher, type BatchSink } from '../../shared/messages/batcher';
+import {
+  Batcher,
+  RecordNotSerialisableError,
+  RecordTooLargeError,
+  type BatchSink,
+} from '../../shared/messages/batcher';
 import {
   BadMessageError,
   decodeEnvelope,
+  MAX_BATCH_JSON_BYTES,
   QUEUE_MESSAGE_LIMIT_BYTES,
   unpackBatch,
   type Compression,
   type Envelope,
+  type UnpackedBatch,
 } from '../../shared/messages/envelope';
 
 /** Keeps what the batcher hands over, as the queue and blob store would. */
@@ -28,22 +35,65 @@ class RecordingSink implements BatchSink {
     return Promise.resolve({ container: 'batches', name, bytes: compressed.length });
   }
 
-  /** Every record, in order, with the contentIds of its message. */
-  unpack(): { records: Record<string, unknown>[]; contentIds: string[][] } {
-    const records: Record<string, unknown>[] = [];
-    const contentIds: string[][] = [];
-    for (const text of this.messages) {
+  /** Every message's batch, in the order the messages were sent. */
+  batches(): UnpackedBatch[] {
+    return this.messages.map((text) => {
       const envelope = decodeEnvelope(text);
       const compressed = envelope.blob
         ? this.blobs.get(envelope.blob.name)!
         : Buffer.from(envelope.data!, 'base64');
       const batch = unpackBatch(compressed, envelope.enc, envelope.batchId);
       expect(batch.records).toHaveLength(envelope.count);
-      records.push(...batch.records);
-      contentIds.push(batch.contentIds);
-    }
-    return { records, contentIds };
+      return batch;
+    });
   }
+
+  /** Every record, in order, with the contentIds of its message. */
+  unpack(): { records: Record<string, unknown>[]; contentIds: string[][] } {
+    const batches = this.batches();
+    return { records: batches.flatMap((b) => b.records), contentIds: batches.map((b) => b.contentIds) };
+  }
+}
+
+/**
+ * A sink whose every call first waits a seeded-random number of event-loop turns, so concurrent callers
+ * interleave with sends in flight (no wall-clock timing involved). `failCalls` are sink call numbers
+ * (1-based, enqueue and storeClaimCheck counted together) that reject without storing anything.
+ */
+class InterleavingSink extends RecordingSink {
+  calls = 0;
+  readonly failures: Error[] = [];
+
+  constructor(
+    private readonly rng: Rng,
+    private readonly failCalls: ReadonlySet<number> = new Set(),
+  ) {
+    super();
+  }
+
+  override async enqueue(text: string): Promise<void> {
+    await this.turn();
+    return super.enqueue(text);
+  }
+
+  override async storeClaimCheck(envelope: Omit<Envelope, 'data' | 'blob'>, compressed: Buffer) {
+    await this.turn();
+    return super.storeClaimCheck(envelope, compressed);
+  }
+
+  private async turn(): Promise<void> {
+    const call = ++this.calls;
+    for (let i = this.rng.int(0, 4); i > 0; i--) await new Promise((resolve) => setImmediate(resolve));
+    if (this.failCalls.has(call)) {
+      const error = new Error(`sink call ${call} failed`);
+      this.failures.push(error);
+      throw error;
+    }
+  }
+}
+
+function ids(records: Record<string, unknown>[]): string[] {
+  return records.map((r) => r.Id as string);
 }
 
 function realisticRecord(rng: Rng, i: number): Record<string, unknown> {
@@ -159,6 +209,254 @@ describe.each<Compression>(['br', 'gzip'])('Batcher (%s)', (compression) => {
     for (const text of sink.messages) expect(Buffer.byteLength(text)).toBeLessThanOrEqual(8000);
     expect(sink.unpack().records).toHaveLength(500);
   });
+});
+
+describe('Batcher with concurrent callers', () => {
+  /** `callers` loops adding `perCaller` records each, some through addSerialised, with flushes in between. */
+  async function addConcurrently(
+    batcher: Batcher,
+    rng: Rng,
+    callers: number,
+    perCaller: number,
+  ): Promise<{
+    byCaller: string[][];
+    accepted: Set<string>;
+    rejected: Map<string, unknown>;
+    flushes: number;
+  }> {
+    const byCaller: string[][] = [];
+    const accepted = new Set<string>();
+    const rejected = new Map<string, unknown>();
+    const flushes: Promise<void>[] = [];
+    await Promise.all(
+      Array.from({ length: callers }, async (_, caller) => {
+        const r = rng.fork(`caller-${caller}`);
+        const mine: string[] = (byCaller[caller] = []);
+        for (let i = 0; i < perCaller; i++) {
+          // Each caller streams its own blobs, 25 records each.
+          const contentId = `blob-${caller}-${Math.floor(i / 25)}`;
+          const record = { ...realisticRecord(r, i), Id: `${caller}-${i}`, Source: contentId };
+          mine.push(record.Id);
+          try {
+            if (caller % 3 === 0) await batcher.addSerialised(JSON.stringify(record), contentId);
+            else await batcher.add(record, contentId);
+            accepted.add(record.Id);
+          } catch (e) {
+            rejected.set(record.Id, e);
+          }
+          // A flush now and then, not awaited before this caller's next add.
+          if (r.chance(0.03))
+            flushes.push(batcher.flush().catch((e: unknown) => void rejected.set('flush', e)));
+        }
+      }),
+    );
+    await Promise.all(flushes);
+    return { byCaller, accepted, rejected, flushes: flushes.length };
+  }
+
+  it('sends every record exactly once, in each caller’s order, with its own contentIds', async () => {
+    const rng = new Rng('concurrent');
+    const sink = new InterleavingSink(rng.fork('sink'));
+    const batcher = new Batcher({ tenantId: 't1', contentType: 'Audit.Exchange', sink });
+    const { byCaller, rejected, flushes } = await addConcurrently(batcher, rng, 40, 100);
+    await batcher.flush();
+
+    expect(rejected.size).toBe(0);
+    expect(flushes).toBeGreaterThan(20);
+    const batches = sink.batches();
+    const delivered = ids(batches.flatMap((b) => b.records));
+    expect(delivered).toHaveLength(4000);
+    expect(new Set(delivered).size).toBe(4000);
+    byCaller.forEach((mine, caller) =>
+      expect(delivered.filter((id) => id.startsWith(`${caller}-`))).toEqual(mine),
+    );
+    // A message names exactly the blobs its records came from.
+    for (const batch of batches)
+      expect([...batch.contentIds].sort()).toEqual([...new Set(batch.records.map((r) => r.Source))].sort());
+    for (const text of sink.messages)
+      expect(Buffer.byteLength(text)).toBeLessThanOrEqual(QUEUE_MESSAGE_LIMIT_BYTES);
+    // Every record fits in a message, so none goes by claim check.
+    expect(sink.blobs.size).toBe(0);
+    expect(batcher.stats).toMatchObject({ records: 4000, messages: sink.messages.length, claimChecks: 0 });
+    expect(batcher.pendingRecords).toBe(0);
+  });
+
+  // Contract: the operation whose send failed rejects with the sink's error, and only it; a rejected add
+  // did not accept its record; the failed batch stays pending, so once a later flush resolves, every
+  // record whose add resolved has been sent exactly once and no other record has.
+  it('rejects only the operation whose send failed, and a later flush sends every accepted record once', async () => {
+    const rng = new Rng('concurrent-failure');
+    const sink = new InterleavingSink(rng.fork('sink'), new Set([7]));
+    const batcher = new Batcher({ tenantId: 't1', contentType: 'Audit.Exchange', sink });
+    const { accepted, rejected } = await addConcurrently(batcher, rng, 20, 100);
+    await batcher.flush();
+
+    expect(sink.failures).toHaveLength(1);
+    expect([...rejected.values()]).toEqual(sink.failures);
+    expect(accepted.size + rejected.size).toBe(2000 + (rejected.has('flush') ? 1 : 0));
+    const delivered = ids(sink.unpack().records);
+    expect(delivered).toHaveLength(accepted.size);
+    expect(new Set(delivered)).toEqual(accepted);
+    expect(batcher.stats.records).toBe(accepted.size);
+    expect(batcher.pendingRecords).toBe(0);
+  });
+
+  it('keeps the failed batch pending and does not accept the record of the add that failed', async () => {
+    const rng = new Rng('add-failure');
+    const sink = new InterleavingSink(rng.fork('sink'), new Set([3]));
+    const batcher = new Batcher({
+      tenantId: 't1',
+      contentType: 'Audit.Exchange',
+      sink,
+      maxMessageBytes: 8000,
+    });
+    const sent: string[] = [];
+    let failedAt = -1;
+    for (let i = 0; i < 200; i++) {
+      const record = { ...realisticRecord(rng, i), Id: `r-${i}` };
+      const before = batcher.pendingRecords;
+      try {
+        await batcher.add(record, 'blob');
+        sent.push(record.Id);
+      } catch (e) {
+        expect(e).toBe(sink.failures[0]);
+        expect(batcher.pendingRecords).toBe(before);
+        failedAt = i;
+      }
+    }
+    await batcher.flush();
+
+    expect(failedAt).toBeGreaterThan(0);
+    expect(ids(sink.unpack().records)).toEqual(sent);
+    expect(sent).toHaveLength(199);
+  });
+
+  it.each(['storeClaimCheck', 'enqueue'])(
+    'keeps a batch pending when its claim check fails at %s, and the next flush sends it once',
+    async (failing) => {
+      const sink = new InterleavingSink(
+        new Rng('claim-failure'),
+        new Set([failing === 'storeClaimCheck' ? 2 : 3]),
+      );
+      const batcher = new Batcher({ tenantId: 't1', contentType: 'Audit.Exchange', sink });
+      const small = { Id: 'small', Text: 'x' };
+      const huge = { Id: 'huge', Blob: randomBytes(150_000).toString('base64') };
+      await batcher.add(small, 'a');
+      await batcher.add(huge, 'b');
+      // Flush splits them: call 1 sends `small`, call 2 stores the claim check, call 3 enqueues its pointer.
+      const error = await batcher.flush().catch((e: unknown) => e);
+      expect(error).toBe(sink.failures[0]);
+      expect(batcher.pendingRecords).toBe(1);
+      await batcher.flush();
+
+      expect(ids(sink.unpack().records)).toEqual(['small', 'huge']);
+      expect(batcher.stats.claimChecks).toBe(1);
+      expect(batcher.pendingRecords).toBe(0);
+    },
+  );
+});
+
+describe('Batcher record checks', () => {
+  it('rejects a record JSON.stringify cannot serialise without changing the batcher', async () => {
+    const sink = new RecordingSink();
+    const batcher = new Batcher({ tenantId: 't1', contentType: 'Audit.General', sink });
+    await batcher.add({ Id: 'first' }, 'a');
+    let deep: Record<string, unknown> = { Id: 'leaf' };
+    for (let i = 0; i < 6000; i++) deep = { Nested: deep };
+    const cyclic: Record<string, unknown> = { Id: 'cyclic' };
+    cyclic.Self = cyclic;
+
+    const error = await batcher.add(deep, 'a').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RecordNotSerialisableError);
+    expect(error).toMatchObject({ code: 'RecordNotSerialisable' });
+    expect((error as Error).cause).toBeInstanceOf(RangeError);
+    await expect(batcher.add(cyclic, 'a')).rejects.toMatchObject({ code: 'RecordNotSerialisable' });
+    await expect(batcher.add({ Id: 'big', N: 1n }, 'a')).rejects.toBeInstanceOf(RecordNotSerialisableError);
+    expect(batcher.pendingRecords).toBe(1);
+    expect(batcher.stats.records).toBe(1);
+
+    await batcher.add({ Id: 'next' }, 'a');
+    await batcher.flush();
+    expect(ids(sink.unpack().records)).toEqual(['first', 'next']);
+  });
+
+  it('rejects a record that cannot fit in a batch on its own, and accepts one exactly at the bound', async () => {
+    const sink = new RecordingSink();
+    const bound = 2000;
+    const batcher = new Batcher({
+      tenantId: 't1',
+      contentType: 'Audit.General',
+      sink,
+      maxBatchJsonBytes: bound,
+    });
+    // Alone in a batch: {"contentIds":["c"],"records":[RECORD]} is 33 bytes plus the record.
+    const record = (bytes: number) => `{"Id":"${'é'.repeat((bytes - 9) / 2)}"}`;
+    await batcher.addSerialised('{"Id":"before"}', 'c');
+
+    const error = await batcher.addSerialised(record(bound - 33 + 2), 'c').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RecordTooLargeError);
+    expect(error).toMatchObject({ code: 'RecordTooLarge', bytes: bound - 33 + 2, limitBytes: bound });
+    expect(batcher.pendingRecords).toBe(1);
+
+    await batcher.addSerialised(record(bound - 33), 'c');
+    await batcher.flush();
+    const batches = sink.batches();
+    expect(batches.map((b) => b.records.length)).toEqual([1, 1]);
+    expect(batches[1]!.jsonBytes).toBe(bound);
+  });
+
+  it('rejects a record over MAX_BATCH_JSON_BYTES by default', async () => {
+    const batcher = new Batcher({ tenantId: 't1', contentType: 'Audit.General', sink: new RecordingSink() });
+    const json = `{"Text":"${'a'.repeat(MAX_BATCH_JSON_BYTES)}"}`;
+    await expect(batcher.addSerialised(json, 'c')).rejects.toMatchObject({
+      code: 'RecordTooLarge',
+      bytes: json.length,
+      limitBytes: MAX_BATCH_JSON_BYTES,
+    });
+    // Nor can the bound be raised above what the writer accepts.
+    const raised = new Batcher({
+      tenantId: 't1',
+      contentType: 'Audit.General',
+      sink: new RecordingSink(),
+      maxBatchJsonBytes: 2 * MAX_BATCH_JSON_BYTES,
+    });
+    await expect(raised.addSerialised(json, 'c')).rejects.toBeInstanceOf(RecordTooLargeError);
+    expect(batcher.pendingRecords + raised.pendingRecords).toBe(0);
+  });
+
+  it.each<Compression>(['br', 'gzip'])(
+    'keeps every batch’s JSON under the bound however well it compresses (%s)',
+    async (compression) => {
+      const sink = new RecordingSink();
+      const bound = 100_000;
+      const batcher = new Batcher({
+        tenantId: 't1',
+        contentType: 'Audit.General',
+        sink,
+        compression,
+        maxBatchJsonBytes: bound,
+      });
+      const sent: string[] = [];
+      for (let i = 0; i < 300; i++) {
+        // Two-byte characters: the bound is in bytes, not characters.
+        const record = { Id: `r-${i}`, Text: 'é'.repeat(2_000) };
+        sent.push(record.Id);
+        await batcher.add(record, `blob-ü-${i % 4}`);
+      }
+      await batcher.flush();
+
+      const batches = sink.batches();
+      expect(ids(batches.flatMap((b) => b.records))).toEqual(sent);
+      const recordBytes = Buffer.byteLength(JSON.stringify({ Id: 'r-100', Text: 'é'.repeat(2_000) }));
+      for (const batch of batches) expect(batch.jsonBytes).toBeLessThanOrEqual(bound);
+      // Filled up to the bound (all but the last), while compression alone would have allowed far more.
+      for (const batch of batches.slice(0, -1))
+        expect(batch.jsonBytes).toBeGreaterThan(bound - recordBytes - 1);
+      for (const text of sink.messages)
+        expect(Buffer.byteLength(text)).toBeLessThan(QUEUE_MESSAGE_LIMIT_BYTES / 4);
+      expect(batcher.stats.claimChecks).toBe(0);
+    },
+  );
 });
 
 describe('decodeEnvelope', () => {
