@@ -114,6 +114,11 @@ param queueName string = 'auditfeed-batches'
 @description('AUDITFEED_OVERLAP_MINUTES: how much before its cursor each run lists again.')
 param overlapMinutes int = 360
 
+@minValue(0)
+@maxValue(10080)
+@description('AUDITFEED_SWEEP_INTERVAL_MINUTES: every this many minutes a run re-lists the whole 7-day retention (full sweep).')
+param sweepIntervalMinutes int = 60
+
 @minValue(1)
 @maxValue(64)
 @description('AUDITFEED_TENANT_CONCURRENCY: tenants collected at the same time.')
@@ -406,6 +411,7 @@ var auditfeedSettings = {
   AUDITFEED_COSMOS_CONTAINER: cosmosContainerName
   AUDITFEED_QUEUE_NAME: queueName
   AUDITFEED_OVERLAP_MINUTES: string(overlapMinutes)
+  AUDITFEED_SWEEP_INTERVAL_MINUTES: string(sweepIntervalMinutes)
   AUDITFEED_TENANT_CONCURRENCY: string(tenantConcurrency)
   AUDITFEED_CONTENT_TYPE_CONCURRENCY: string(contentTypeConcurrency)
   AUDITFEED_FETCH_CONCURRENCY: string(fetchConcurrency)

@@ -4,6 +4,7 @@ import { CONTENT_TYPES, type ContentType } from './contentTypes';
 import { ConfigError, type ConfigProblem } from './errors';
 import { isGuid } from './guid';
 import { readHostSettingsIfPresent, type HostSettings } from './hostSettings';
+import { InvalidScheduleError, NcrontabSchedule } from './ncrontab';
 import { Secret } from './secret';
 
 /**
@@ -67,6 +68,8 @@ export interface AuditfeedConfig {
   cosmos: CosmosConfig;
   queueName: string;
   overlapMs: number;
+  /** Every this long a collector run re-lists the API's whole retention (a full sweep); 0 = every run. */
+  sweepIntervalMs: number;
   concurrency: { tenants: number; contentTypes: number; fetches: number };
 }
 
@@ -78,6 +81,8 @@ export interface SettingSpec {
   default?: string;
   /** Only for local runs against the simulator; deployment never sets it. */
   localOnly?: boolean;
+  /** A credential: configuration errors show it as [redacted], never its value. */
+  secret?: boolean;
 }
 
 const EXAMPLE_TENANT = '8d41e0c4-1b2c-4d5e-9f60-0a1b2c3d4e5f';
@@ -124,6 +129,7 @@ export const SETTINGS = {
     description:
       'PEM with certificate and private key (auth mode certificate), normally a Key Vault reference. Alternative: AUDITFEED_CLIENT_CERTIFICATE_PATH.',
     example: '@Microsoft.KeyVault(SecretUri=https://kv-auditfeed.vault.azure.net/secrets/mgmt-api-cert/)',
+    secret: true,
   },
   clientCertificatePath: {
     name: 'AUDITFEED_CLIENT_CERTIFICATE_PATH',
@@ -134,6 +140,7 @@ export const SETTINGS = {
     name: 'AUDITFEED_CLIENT_SECRET',
     description: 'Client secret (auth mode secret), as a Key Vault reference in Azure.',
     example: '@Microsoft.KeyVault(SecretUri=https://kv-auditfeed.vault.azure.net/secrets/mgmt-api-secret/)',
+    secret: true,
   },
   publisherId: {
     name: 'AUDITFEED_PUBLISHER_ID',
@@ -149,7 +156,8 @@ export const SETTINGS = {
   },
   loginEndpoint: {
     name: 'AUDITFEED_LOGIN_ENDPOINT',
-    description: 'Local simulator only: replaces the Entra login host (loopback addresses only).',
+    description:
+      'Local simulator only: replaces the Entra login host (https on a loopback address; @azure/identity refuses http authorities).',
     example: 'https://127.0.0.1:7443',
     localOnly: true,
   },
@@ -214,6 +222,7 @@ export const SETTINGS = {
     description:
       'Storage for the batch queue, watermarks and claim checks, as a connection string (local runs). In Azure use the __blobServiceUri / __queueServiceUri settings with a managed identity instead.',
     example: 'UseDevelopmentStorage=true',
+    secret: true,
   },
   storageBlobServiceUri: {
     name: 'AUDITFEED_STORAGE__blobServiceUri',
@@ -255,6 +264,7 @@ export const SETTINGS = {
     description: 'Local only: key of the local Cosmos DB stand-in or emulator.',
     example: 'C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==',
     localOnly: true,
+    secret: true,
   },
   cosmosDatabase: {
     name: 'AUDITFEED_COSMOS_DATABASE',
@@ -280,6 +290,13 @@ export const SETTINGS = {
       'Each run lists this much before its cursor again, to pick up content that became available late (blobs already enqueued are skipped).',
     example: '360',
     default: '360',
+  },
+  sweepIntervalMinutes: {
+    name: 'AUDITFEED_SWEEP_INTERVAL_MINUTES',
+    description:
+      "Every this many minutes the collector re-lists the API's whole 7-day retention (a full sweep) and collects content blobs that became listable late; 0 or 1 makes every run a full sweep.",
+    example: '180',
+    default: '60',
   },
   tenantConcurrency: {
     name: 'AUDITFEED_TENANT_CONCURRENCY',
@@ -307,10 +324,43 @@ type Env = Record<string, string | undefined>;
 /** Thrown inside a parser; turned into a ConfigProblem for its setting. */
 class Invalid extends Error {}
 
+/** App Service leaves a Key Vault reference it could not resolve in the setting as this literal text. */
+const KEY_VAULT_REFERENCE = /^@Microsoft\.KeyVault\(/i;
+
+const UNRESOLVED_KEY_VAULT_REFERENCE =
+  "is an unresolved Key Vault reference: the function app could not read the secret (check the app's identity " +
+  "has Key Vault Secrets User on the vault, the secret exists, and the reference's syntax; the portal shows " +
+  'the reference status under Environment variables)';
+
+/**
+ * What a configuration error may show of a value: URL query strings (SAS tokens), URL user info and
+ * signature-like key=value pairs are cut out, whatever the setting. Also applied to problem texts, which
+ * quote values ("x" is not a GUID), so a query stops at a quote.
+ */
+function redact(text: string): string {
+  return text
+    .replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@]+@/gi, '$1…@')
+    .replace(/\?[^\s"]*=[^\s"]*/g, '?…')
+    .replace(
+      /\b(sig|signature|accountkey|sharedaccesskey|sharedaccesssignature|password|pwd|secret)=[^&;\s]*/gi,
+      '$1=…',
+    );
+}
+
 class SettingsReader {
   readonly problems: ConfigProblem[] = [];
+  /** Settings holding an unresolved Key Vault reference: that is their one problem, reported once. */
+  private readonly unresolved = new Set<SettingKey>();
 
-  constructor(private readonly env: Env) {}
+  constructor(private readonly env: Env) {
+    for (const key of Object.keys(SETTINGS) as SettingKey[]) {
+      const value = this.raw(key);
+      if (value !== undefined && KEY_VAULT_REFERENCE.test(value)) {
+        this.problem(key, value, UNRESOLVED_KEY_VAULT_REFERENCE);
+        this.unresolved.add(key);
+      }
+    }
+  }
 
   raw(key: SettingKey): string | undefined {
     const value = this.env[SETTINGS[key].name];
@@ -334,8 +384,18 @@ class SettingsReader {
     }
   }
 
+  /** Records a problem; every value shown passes through here, so redaction is decided once, centrally. */
   problem(key: SettingKey, value: string | undefined, problem: string): void {
-    this.problems.push({ setting: SETTINGS[key].name, value, problem, example: SETTINGS[key].example });
+    if (this.unresolved.has(key)) return;
+    const spec: SettingSpec = SETTINGS[key];
+    // A Key Vault reference is where the secret lives, not the secret: showing it helps find the fault.
+    const shown =
+      value === undefined
+        ? undefined
+        : spec.secret && !KEY_VAULT_REFERENCE.test(value)
+          ? '[redacted]'
+          : redact(value);
+    this.problems.push({ setting: spec.name, value: shown, problem: redact(problem), example: spec.example });
   }
 }
 
@@ -366,30 +426,31 @@ function contentType(value: string): ContentType {
   return match;
 }
 
-const NCRONTAB_FIELD = /^(\*|\d+(-\d+)?)(\/\d+)?(,(\*|\d+(-\d+)?)(\/\d+)?)*$/;
-const DAY_NAMES = /^(\*|[A-Za-z]{3}(-[A-Za-z]{3})?(,[A-Za-z]{3}(-[A-Za-z]{3})?)*)$/;
-
+/** The rules of the timer trigger (shared/ncrontab.ts), plus: it must fire within the next few years. */
 function ncrontab(value: string): string {
-  const fields = value.split(/\s+/);
-  if (fields.length !== 6) {
-    throw new Invalid('must have six fields: {second} {minute} {hour} {day} {month} {day-of-week}');
+  try {
+    NcrontabSchedule.parse(value).next(new Date());
+  } catch (e) {
+    if (e instanceof InvalidScheduleError) throw new Invalid(e.reason);
+    throw e;
   }
-  fields.forEach((f, i) => {
-    if (!NCRONTAB_FIELD.test(f) && !(i >= 4 && DAY_NAMES.test(f))) {
-      throw new Invalid(`field ${i + 1} ("${f}") is not a valid NCRONTAB field`);
-    }
-  });
   return value;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
-function loopbackOrigin(value: string): string {
+function loopbackOrigin(value: string, httpsOnly = false): string {
   let url: URL;
   try {
     url = new URL(value);
   } catch {
     throw new Invalid('is not an absolute URL');
+  }
+  if (httpsOnly && url.protocol !== 'https:') {
+    throw new Invalid(
+      'must be an https URL: @azure/identity refuses a login authority that is not https (start the simulator ' +
+        'with TLS and trust its certificate with AUDITFEED_TLS_CA_FILE)',
+    );
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Invalid('must be an http(s) URL');
   if (!LOOPBACK.has(url.hostname)) {
@@ -397,8 +458,8 @@ function loopbackOrigin(value: string): string {
       'endpoint overrides are for the local simulator only and must point at a loopback address',
     );
   }
-  if (url.pathname !== '/' || url.search || url.hash)
-    throw new Invalid('must be an origin without path or query');
+  if (url.pathname !== '/' || url.search || url.hash || url.username || url.password)
+    throw new Invalid('must be an origin without path, query or user info');
   return url.origin;
 }
 
@@ -475,6 +536,7 @@ export function loadConfig(
   const cosmos = readCosmos(r);
   const queueName = r.get('queueName', queueNameRule);
   const overlapMinutes = r.get('overlapMinutes', integer(0, 24 * 60));
+  const sweepIntervalMinutes = r.get('sweepIntervalMinutes', integer(0, 7 * 24 * 60));
   const tenantConcurrency = r.get('tenantConcurrency', integer(1, 64));
   const contentTypeConcurrency = r.get('contentTypeConcurrency', integer(1, 5));
   const fetchConcurrency = r.get('fetchConcurrency', integer(1, 64));
@@ -502,6 +564,7 @@ export function loadConfig(
     cosmos: cosmos!,
     queueName: queueName!,
     overlapMs: overlapMinutes! * 60_000,
+    sweepIntervalMs: sweepIntervalMinutes! * 60_000,
     concurrency: {
       tenants: tenantConcurrency!,
       contentTypes: contentTypeConcurrency!,
@@ -528,14 +591,40 @@ function serviceUri(value: string): string {
     throw new Invalid('is not an absolute URL');
   }
   if (url.protocol !== 'https:' && !LOOPBACK.has(url.hostname)) throw new Invalid('must be an https URL');
+  // A SAS token or password in the URI would be a secret in a plain setting; the identity authenticates.
+  if (url.search || url.hash || url.username || url.password) {
+    throw new Invalid(
+      'must be the plain endpoint, without query string, fragment or user info (a SAS token or key is not used: ' +
+        'the connection authenticates with its identity or key setting)',
+    );
+  }
   return value.replace(/\/+$/, '');
 }
+
+const IDENTITY_STORAGE_KEYS = [
+  'storageBlobServiceUri',
+  'storageQueueServiceUri',
+  'storageCredential',
+  'storageClientId',
+] as const satisfies readonly SettingKey[];
 
 function readStorage(r: SettingsReader): StorageConnection | undefined {
   const connectionString = r.raw('storage');
   if (connectionString !== undefined) {
+    const identityParts = IDENTITY_STORAGE_KEYS.filter((k) => r.raw(k) !== undefined);
+    if (identityParts.length > 0) {
+      const names = identityParts.map((k) => SETTINGS[k].name).join(', ');
+      r.problem(
+        'storage',
+        connectionString,
+        `is a connection string, and ${names} ${identityParts.length === 1 ? 'describes' : 'describe'} an ` +
+          'identity-based connection to storage: the two contradict each other. Remove AUDITFEED_STORAGE ' +
+          '(Azure, managed identity) or remove the AUDITFEED_STORAGE__* settings (local run with a connection string)',
+      );
+      return undefined;
+    }
     if (!/AccountName=|UseDevelopmentStorage=true|BlobEndpoint=/i.test(connectionString)) {
-      r.problem('storage', '[redacted]', 'is not a storage connection string');
+      r.problem('storage', connectionString, 'is not a storage connection string');
       return undefined;
     }
     return { kind: 'connectionString', connectionString: new Secret(connectionString) };
@@ -585,6 +674,16 @@ function readCosmos(r: SettingsReader): CosmosConfig | undefined {
   const identity = readIdentity(r, 'cosmosCredential', 'cosmosClientId');
   const database = r.get('cosmosDatabase', cosmosName);
   const container = r.get('cosmosContainer', cosmosName);
+  if (key !== undefined && identity?.kind === 'managedIdentity') {
+    r.problem(
+      'cosmosKey',
+      key,
+      'is set together with AUDITFEED_COSMOS__credential=managedidentity: a key and the managed identity ' +
+        'contradict each other. Remove AUDITFEED_COSMOS__accountKey (Azure, where key access is off) or remove ' +
+        'AUDITFEED_COSMOS__credential (local stand-in or emulator with its key)',
+    );
+    return undefined;
+  }
   if (!endpoint || !identity || !database || !container) return undefined;
   return { endpoint, identity, database, container, ...(key !== undefined ? { key: new Secret(key) } : {}) };
 }
@@ -621,7 +720,7 @@ function readAuth(r: SettingsReader): AuthConfig | undefined {
         if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem) || !pem.includes('-----BEGIN CERTIFICATE-----')) {
           r.problem(
             'clientCertificate',
-            '[redacted]',
+            pem,
             'must be a PEM holding both the certificate and its private key',
           );
           return undefined;
@@ -650,7 +749,7 @@ function readAuth(r: SettingsReader): AuthConfig | undefined {
 function readEndpoints(r: SettingsReader, cloud: Cloud): EndpointsConfig | undefined {
   const base = CLOUD_ENDPOINTS[cloud];
   const apiOrigin = r.get('apiEndpoint', loopbackOrigin);
-  const loginHost = r.get('loginEndpoint', loopbackOrigin);
+  const loginHost = r.get('loginEndpoint', (v) => loopbackOrigin(v, true));
   const caFile = r.raw('tlsCaFile');
   const overridden = r.raw('apiEndpoint') !== undefined || r.raw('loginEndpoint') !== undefined;
   if (r.raw('apiEndpoint') !== undefined && apiOrigin === undefined) return undefined;

@@ -16,7 +16,7 @@ import { WriterRuntime } from '../../shared/writerRuntime';
 import type { HostSettings } from '../../shared/hostSettings';
 import { drainQueue, type QueueDelivery } from './queueTrigger';
 import type { RunStats } from './stats';
-import { NcrontabSchedule } from './timer';
+import { NcrontabSchedule } from '../../shared/ncrontab';
 
 /**
  * Drives the real handlers the way the Functions host does (DESIGN §7): `collect` on the timer schedule,

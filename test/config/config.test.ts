@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { CLOUD_ENDPOINTS, CLOUDS } from '../../shared/clouds';
-import { describeConfig, loadConfig, SETTINGS } from '../../shared/config';
+import { describeConfig, loadConfig, SETTINGS, type SettingSpec } from '../../shared/config';
 import { CONTENT_TYPES } from '../../shared/contentTypes';
 import { ConfigError } from '../../shared/errors';
 
@@ -44,6 +44,8 @@ describe('loadConfig', () => {
     expect(config.initialLookbackHours).toBe(168);
     expect(config.retentionDays).toBe(180);
     expect(config.http).toEqual({ timeoutMs: 60_000, maxRequestsPerMinute: 1800, maxRetries: 6 });
+    expect(config.overlapMs).toBe(360 * 60_000);
+    expect(config.sweepIntervalMs).toBe(60 * 60_000);
   });
 
   it('accepts several tenants, dedupes them, and uses a shared publisher id when set', () => {
@@ -302,13 +304,224 @@ describe('loadConfig', () => {
   });
 
   it('declares an example for every setting that itself passes validation', () => {
-    for (const spec of Object.values(SETTINGS)) {
+    for (const spec of Object.values(SETTINGS) as SettingSpec[]) {
+      // A Key Vault reference is what goes into the app setting; the app sees the secret it resolves to.
+      if (spec.example.startsWith('@Microsoft.KeyVault(')) {
+        expect(spec.secret).toBe(true);
+        continue;
+      }
       // File and PEM contents, and identity-connection parts that only make sense together.
       if (spec.name.includes('CERTIFICATE') || spec.name === 'AUDITFEED_TLS_CA_FILE') continue;
       if (spec.name.startsWith('AUDITFEED_STORAGE__')) continue;
       if (spec.name === 'AUDITFEED_COSMOS__credential' || spec.name === 'AUDITFEED_COSMOS__clientId')
         continue;
       expect(() => loadConfig({ ...minimal, [spec.name]: spec.example })).not.toThrow();
+    }
+  });
+});
+
+describe('loadConfig refuses what the host or a later step would refuse', () => {
+  const { AUDITFEED_STORAGE: _, ...withoutConnectionString } = minimal;
+  const identityStorage = {
+    ...withoutConnectionString,
+    AUDITFEED_STORAGE__blobServiceUri: 'https://stauditfeed.blob.core.windows.net',
+    AUDITFEED_STORAGE__queueServiceUri: 'https://stauditfeed.queue.core.windows.net',
+    AUDITFEED_STORAGE__credential: 'managedidentity',
+  };
+
+  it('parses the collector schedule with the timer trigger rules, naming the wrong field', () => {
+    const cases: [string, string][] = [
+      ['0 61 * * * *', 'minute field "61" has 61, outside 0-59'],
+      [
+        '0 0 8 * * MON-XYZ',
+        'day-of-week field "MON-XYZ" has "XYZ", neither a number 0-6 nor a name (SUN, MON,',
+      ],
+      ['0 0 8 * * 0,7', 'day-of-week field "0,7" has 7, outside 0-6 (Sunday is 0 or SUN)'],
+      ['0 */0 * * * *', 'minute field "*/0" has step "0": a step must be a whole number of at least 1'],
+      ['0 0 5-2 * * *', 'hour field "5-2" has a range that runs backwards (5-2)'],
+      ['0 0 0 31 2 *', 'never fires: no month in the month field "2" has a day in the day field "31"'],
+      // Possible, but not for decades: a collector that does not run.
+      ['0 0 0 29 2 Mon', 'has no occurrence within 5 years after'],
+    ];
+    for (const [schedule, reason] of cases) {
+      const error = problemsOf({ ...minimal, AUDITFEED_COLLECT_SCHEDULE: schedule });
+      expect(error.problems.map((p) => p.setting)).toEqual(['AUDITFEED_COLLECT_SCHEDULE']);
+      expect(error.message).toContain(`AUDITFEED_COLLECT_SCHEDULE="${schedule}": ${reason}`);
+      expect(error.message).toContain('Example: AUDITFEED_COLLECT_SCHEDULE=0 */5 * * * *');
+    }
+    for (const schedule of ['0 0 8 * * Mon-Fri', '0 0 0 29 2 *', '30 */10 6-22 * JAN-jun *']) {
+      expect(loadConfig({ ...minimal, AUDITFEED_COLLECT_SCHEDULE: ` ${schedule} ` }).collectSchedule).toBe(
+        schedule,
+      );
+    }
+  });
+
+  it('reports a Key Vault reference App Service could not resolve, once, in any setting', () => {
+    const reference =
+      '@Microsoft.KeyVault(SecretUri=https://kv-auditfeed.vault.azure.net/secrets/mgmt-api-secret/)';
+    const error = problemsOf({
+      ...minimal,
+      AUDITFEED_AUTH_MODE: 'secret',
+      AUDITFEED_CLIENT_SECRET: reference,
+    });
+    expect(error.problems.map((p) => p.setting)).toEqual(['AUDITFEED_CLIENT_SECRET']);
+    // The reference is where the secret lives, not the secret: shown, to find the fault.
+    expect(error.message).toContain(
+      `AUDITFEED_CLIENT_SECRET=${JSON.stringify(reference)}: is an unresolved Key Vault reference: the function app ` +
+        "could not read the secret (check the app's identity has Key Vault Secrets User on the vault, the secret " +
+        "exists, and the reference's syntax; the portal shows the reference status under Environment variables).",
+    );
+
+    // Any setting, any case; only that problem for it (not also "is not a GUID" / "not a connection string").
+    const several = problemsOf({
+      ...minimal,
+      AUDITFEED_TENANT_IDS: '@microsoft.keyvault(VaultName=kv-auditfeed;SecretName=tenants)',
+      AUDITFEED_STORAGE:
+        ' @MICROSOFT.KEYVAULT(SecretUri=https://kv-auditfeed.vault.azure.net/secrets/storage/)',
+      AUDITFEED_COSMOS__accountKey: '@Microsoft.KeyVault(VaultName=kv-auditfeed;SecretName=cosmos-key)',
+      AUDITFEED_COSMOS__credential: 'managedidentity',
+    });
+    expect(several.problems.map((p) => [p.setting, p.problem.split(':')[0]])).toEqual([
+      ['AUDITFEED_TENANT_IDS', 'is an unresolved Key Vault reference'],
+      ['AUDITFEED_STORAGE', 'is an unresolved Key Vault reference'],
+      ['AUDITFEED_COSMOS__accountKey', 'is an unresolved Key Vault reference'],
+    ]);
+    expect(several.message).toContain(
+      'AUDITFEED_TENANT_IDS="@microsoft.keyvault(VaultName=kv-auditfeed;SecretName=tenants)": is an unresolved',
+    );
+
+    // A query string in the reference is not echoed.
+    const withQuery = problemsOf({
+      ...minimal,
+      AUDITFEED_AUTH_MODE: 'secret',
+      AUDITFEED_CLIENT_SECRET:
+        '@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/x/?sv=1&sig=Zm9vYmFy)',
+    });
+    expect(withQuery.message).toContain(
+      'AUDITFEED_CLIENT_SECRET="@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/x/?…": is an unresolved',
+    );
+    expect(withQuery.message).not.toContain('Zm9vYmFy');
+  });
+
+  it('requires https for the login endpoint override; the API endpoint may be http', () => {
+    const error = problemsOf({ ...minimal, AUDITFEED_LOGIN_ENDPOINT: 'http://127.0.0.1:7443' });
+    expect(error.message).toContain(
+      'AUDITFEED_LOGIN_ENDPOINT="http://127.0.0.1:7443": must be an https URL: @azure/identity refuses a login authority that is not https',
+    );
+    const config = loadConfig({
+      ...minimal,
+      AUDITFEED_API_ENDPOINT: 'http://127.0.0.1:7080',
+      AUDITFEED_LOGIN_ENDPOINT: 'https://127.0.0.1:7443',
+    });
+    expect(config.endpoints).toMatchObject({
+      apiOrigin: 'http://127.0.0.1:7080',
+      loginHost: 'https://127.0.0.1:7443',
+    });
+  });
+
+  it('refuses a Cosmos DB key together with the managed identity, naming both settings', () => {
+    const error = problemsOf({
+      ...minimal,
+      AUDITFEED_COSMOS__accountKey: 'c2VjcmV0LWNvc21vcy1rZXk=',
+      AUDITFEED_COSMOS__credential: 'managedidentity',
+    });
+    expect(error.problems.map((p) => p.setting)).toEqual(['AUDITFEED_COSMOS__accountKey']);
+    expect(error.message).toContain(
+      'AUDITFEED_COSMOS__accountKey="[redacted]": is set together with AUDITFEED_COSMOS__credential=managedidentity: ' +
+        'a key and the managed identity contradict each other. Remove AUDITFEED_COSMOS__accountKey',
+    );
+    expect(error.message).toContain('or remove AUDITFEED_COSMOS__credential');
+    expect(error.message).not.toContain('c2VjcmV0LWNvc21vcy1rZXk=');
+  });
+
+  it('refuses a storage connection string together with identity-based storage settings', () => {
+    for (const [name, value] of Object.entries({
+      AUDITFEED_STORAGE__credential: 'managedidentity',
+      AUDITFEED_STORAGE__blobServiceUri: 'https://stauditfeed.blob.core.windows.net',
+      AUDITFEED_STORAGE__queueServiceUri: 'https://stauditfeed.queue.core.windows.net',
+    })) {
+      const error = problemsOf({ ...minimal, [name]: value });
+      expect(error.problems.map((p) => p.setting)).toEqual(['AUDITFEED_STORAGE']);
+      expect(error.message).toContain(
+        `AUDITFEED_STORAGE="[redacted]": is a connection string, and ${name} describes an identity-based connection`,
+      );
+      expect(error.message).toContain(
+        'Remove AUDITFEED_STORAGE (Azure, managed identity) or remove the AUDITFEED_STORAGE__*',
+      );
+    }
+    const all = problemsOf({ ...identityStorage, AUDITFEED_STORAGE: 'UseDevelopmentStorage=true' });
+    expect(all.message).toContain(
+      'AUDITFEED_STORAGE__blobServiceUri, AUDITFEED_STORAGE__queueServiceUri, AUDITFEED_STORAGE__credential describe',
+    );
+    expect(loadConfig(identityStorage).storage.kind).toBe('identity');
+  });
+
+  it('never echoes a query string, user info or secret of a rejected value, whatever the setting', () => {
+    const sas = problemsOf({
+      ...withoutConnectionString,
+      AUDITFEED_STORAGE__blobServiceUri: 'http://stauditfeed.blob.core.windows.net/?sv=2022-11-02&sig=secret',
+      AUDITFEED_STORAGE__queueServiceUri:
+        'https://stauditfeed.queue.core.windows.net/?sv=2022-11-02&sig=secret',
+      AUDITFEED_COSMOS__accountEndpoint: 'https://cosmos-x.documents.azure.com:443/?sig=secret',
+    });
+    expect(sas.problems.map((p) => p.setting)).toEqual([
+      'AUDITFEED_STORAGE__blobServiceUri',
+      'AUDITFEED_STORAGE__queueServiceUri',
+      'AUDITFEED_COSMOS__accountEndpoint',
+    ]);
+    expect(sas.message).toContain(
+      'AUDITFEED_STORAGE__blobServiceUri="http://stauditfeed.blob.core.windows.net/?…": must be an https URL',
+    );
+    // A SAS token in an identity-based URI would sit in a plain setting and in logs: refused, not used.
+    expect(sas.message).toContain(
+      'AUDITFEED_STORAGE__queueServiceUri="https://stauditfeed.queue.core.windows.net/?…": must be the plain endpoint, without query string',
+    );
+    expect(sas.message).not.toContain('secret');
+    expect(JSON.stringify(sas.problems)).not.toContain('secret');
+
+    const elsewhere = problemsOf({
+      ...minimal,
+      AUDITFEED_TENANT_IDS: 'https://contoso.example/tenants?code=secret',
+      AUDITFEED_API_ENDPOINT: 'https://admin:secret@evil.example.com',
+      AUDITFEED_LOGIN_ENDPOINT: 'https://admin:secret@127.0.0.1:7443',
+    });
+    expect(elsewhere.problems.map((p) => p.setting)).toEqual([
+      'AUDITFEED_TENANT_IDS',
+      'AUDITFEED_API_ENDPOINT',
+      'AUDITFEED_LOGIN_ENDPOINT',
+    ]);
+    expect(elsewhere.message).toContain('"https://contoso.example/tenants?…" is not a GUID');
+    expect(elsewhere.message).toContain(
+      'AUDITFEED_API_ENDPOINT="https://…@evil.example.com": endpoint overrides',
+    );
+    expect(elsewhere.message).toContain(
+      'AUDITFEED_LOGIN_ENDPOINT="https://…@127.0.0.1:7443": must be an origin without path, query or user info',
+    );
+    expect(elsewhere.message).not.toContain('secret');
+
+    // Credentials stay [redacted] as a whole.
+    const storage = problemsOf({
+      ...minimal,
+      AUDITFEED_STORAGE: 'DefaultEndpointsProtocol=https;AccountKey=c2VjcmV0',
+    });
+    expect(storage.message).toContain('AUDITFEED_STORAGE="[redacted]": is not a storage connection string');
+    expect(storage.message).not.toContain('c2VjcmV0');
+  });
+
+  it('reads the full-sweep interval in minutes, 0 to a week', () => {
+    expect(loadConfig({ ...minimal, AUDITFEED_SWEEP_INTERVAL_MINUTES: '0' }).sweepIntervalMs).toBe(0);
+    expect(loadConfig({ ...minimal, AUDITFEED_SWEEP_INTERVAL_MINUTES: '10080' }).sweepIntervalMs).toBe(
+      604_800_000,
+    );
+    for (const [value, problem] of <[string, string][]>[
+      ['10081', 'must be between 0 and 10080'],
+      ['-1', 'must be between 0 and 10080'],
+      ['1.5', 'must be a whole number'],
+      ['hourly', 'must be a whole number'],
+    ]) {
+      expect(problemsOf({ ...minimal, AUDITFEED_SWEEP_INTERVAL_MINUTES: value }).message).toContain(
+        `AUDITFEED_SWEEP_INTERVAL_MINUTES="${value}": ${problem}. Example: AUDITFEED_SWEEP_INTERVAL_MINUTES=180`,
+      );
     }
   });
 });

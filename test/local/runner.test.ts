@@ -6,40 +6,9 @@ import { localScenario } from '../../scripts/local/localScenario';
 import { Progress } from '../../scripts/local/progress';
 import { parseArgs } from '../../scripts/local/run';
 import { RunStats } from '../../scripts/local/stats';
-import { NcrontabSchedule } from '../../scripts/local/timer';
 import { COSMOS_EMULATOR_KEY } from '../../scripts/local/services';
 import { loadConfig, SETTINGS } from '../../shared/config';
 import { CONTENT_TYPES } from '../../shared/contentTypes';
-
-const next = (expression: string, after: string): string =>
-  NcrontabSchedule.parse(expression).next(new Date(after)).toISOString();
-
-describe('NCRONTAB schedule (timer trigger)', () => {
-  it('finds the next occurrence strictly after the given time, in UTC', () => {
-    expect(next('0 */5 * * * *', '2026-11-20T10:02:13.500Z')).toBe('2026-11-20T10:05:00.000Z');
-    expect(next('0 */5 * * * *', '2026-11-20T10:05:00.000Z')).toBe('2026-11-20T10:10:00.000Z');
-    expect(next('0 */5 * * * *', '2026-11-20T23:59:00.000Z')).toBe('2026-11-21T00:00:00.000Z');
-    expect(next('*/30 * * * * *', '2026-11-20T10:00:29.999Z')).toBe('2026-11-20T10:00:30.000Z');
-    expect(next('15 30 2 * * *', '2026-11-20T10:00:00Z')).toBe('2026-11-21T02:30:15.000Z');
-    expect(next('0 0 9-17/4 * * *', '2026-11-20T13:00:00Z')).toBe('2026-11-20T17:00:00.000Z');
-    expect(next('0 0 0 1 Jan *', '2026-11-20T00:00:00Z')).toBe('2027-01-01T00:00:00.000Z');
-  });
-
-  it('requires both day and day of week when both are restricted, like NCrontab', () => {
-    // 2026-11-20 is a Friday; the next Friday the 13th is in August 2027.
-    expect(next('0 0 12 13 * Fri', '2026-11-20T00:00:00Z')).toBe('2027-08-13T12:00:00.000Z');
-    expect(next('0 0 8 * * mon-fri', '2026-11-21T00:00:00Z')).toBe('2026-11-23T08:00:00.000Z');
-    expect(next('0 0 8 * * 0,7', '2026-11-20T00:00:00Z')).toBe('2026-11-22T08:00:00.000Z');
-  });
-
-  it('says which field is wrong', () => {
-    expect(() => NcrontabSchedule.parse('*/5 * * * *')).toThrow(/six fields/);
-    expect(() => NcrontabSchedule.parse('0 61 * * * *')).toThrow(/minute field "61" has 61, outside 0-59/);
-    expect(() => NcrontabSchedule.parse('0 0 5-2 * * *')).toThrow(/hour field .* runs backwards/);
-    expect(() => NcrontabSchedule.parse('0 */0 * * * *')).toThrow(/minute field .* step/);
-    expect(() => NcrontabSchedule.parse('0 0 0 31 Feb *').next(new Date())).toThrow(/no occurrence/);
-  });
-});
 
 describe('host.json trigger settings', () => {
   it("reads the project's host.json", () => {
