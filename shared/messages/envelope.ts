@@ -13,6 +13,13 @@ export const ENVELOPE_VERSION = 1;
 /** Azure Queue Storage accepts a message of at most 64 KiB after encoding. */
 export const QUEUE_MESSAGE_LIMIT_BYTES = 64 * 1024;
 
+/**
+ * Largest batch JSON (decompressed) any message or claim check may carry. The collector keeps every batch
+ * under it (a single record over it is rejected there), so the writer can refuse anything bigger as a
+ * decompression bomb.
+ */
+export const MAX_BATCH_JSON_BYTES = 16 * 1024 * 1024;
+
 export type Compression = 'br' | 'gzip';
 
 export interface BlobPointer {
@@ -76,12 +83,14 @@ export function packBatch(
     : gzipSync(json);
 }
 
+/**
+ * Decompresses and parses a batch. Decompression stops at MAX_BATCH_JSON_BYTES, so a small message that
+ * inflates to hundreds of megabytes (a decompression bomb) costs at most that much memory.
+ */
 export function unpackBatch(compressed: Buffer, enc: Compression, where: string): UnpackedBatch {
+  const json = decompress(compressed, enc, where);
   let parsed: unknown;
-  let jsonBytes: number;
   try {
-    const json = enc === 'br' ? brotliDecompressSync(compressed) : gunzipSync(compressed);
-    jsonBytes = json.length;
     parsed = JSON.parse(json.toString('utf8'));
   } catch (e) {
     throw new BadMessageError(`${where}: the batch is not ${enc}-compressed JSON (${(e as Error).message}).`);
@@ -95,7 +104,26 @@ export function unpackBatch(compressed: Buffer, enc: Compression, where: string)
   ) {
     throw new BadMessageError(`${where}: the batch has no records and contentIds arrays.`);
   }
-  return Object.assign(batch as Batch, { jsonBytes });
+  return Object.assign(batch as Batch, { jsonBytes: json.length });
+}
+
+function decompress(compressed: Buffer, enc: Compression, where: string): Buffer {
+  const options = { maxOutputLength: MAX_BATCH_JSON_BYTES };
+  try {
+    return enc === 'br' ? brotliDecompressSync(compressed, options) : gunzipSync(compressed, options);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      // Not transient: every retry inflates the same bytes. Thrown like any bad message, so the queue
+      // retries it maxDequeueCount times and the last attempt archives it before it goes to poison.
+      throw new BadMessageError(
+        `${where}: the ${enc}-compressed batch (${compressed.length} bytes) inflates beyond ` +
+          `MAX_BATCH_JSON_BYTES (${MAX_BATCH_JSON_BYTES} bytes of JSON), the most a collector of this ` +
+          'version ever writes: a decompression bomb, or a message from a collector of another version. ' +
+          'It was not written; deploy the same version of collector and writer, or inspect the archived message.',
+      );
+    }
+    throw new BadMessageError(`${where}: the batch is not ${enc}-compressed JSON (${(e as Error).message}).`);
+  }
 }
 
 /**

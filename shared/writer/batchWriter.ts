@@ -15,6 +15,7 @@ import {
   type AuditDocument,
 } from './documents';
 import { ClaimCheckMissingError, CosmosWriteError } from './errors';
+import { NATIVE_STRINGIFY_MAX_NESTING, nestingDepth, stringifyDeep } from './nesting';
 import type { OversizeStore } from './oversizeStore';
 import type { RejectedRecordStore } from './rejectedRecords';
 
@@ -255,23 +256,29 @@ export class BatchWriter {
     record: unknown,
     reason: string,
   ): Promise<void> {
+    // The store serialises with JSON.stringify, which overflows the stack on a record nested a few
+    // thousand levels deep and would fail the whole message: keep such a record as its JSON text.
+    const tooDeep = nestingDepth(record, NATIVE_STRINGIFY_MAX_NESTING) > NATIVE_STRINGIFY_MAX_NESTING;
+    const why = tooDeep
+      ? `${reason}; it nests over ${NATIVE_STRINGIFY_MAX_NESTING} levels, so "record" holds its JSON text`
+      : reason;
     const blob = await this.options.rejects.save({
       tenantId: envelope.tenantId,
       contentType: envelope.contentType,
       batchId: envelope.batchId,
       index,
-      reason,
-      record,
+      reason: why,
+      record: tooDeep ? stringifyDeep(record) : record,
     });
     const id = (record as { Id?: unknown } | null)?.Id;
-    this.options.logger.error(`Record ${index} of batch ${envelope.batchId} rejected: ${reason}`, {
+    this.options.logger.error(`Record ${index} of batch ${envelope.batchId} rejected: ${why}`, {
       messageId,
       batchId: envelope.batchId,
       index,
       ...(typeof id === 'string' || typeof id === 'number' ? { recordId: String(id) } : {}),
       tenantId: envelope.tenantId,
       contentType: envelope.contentType,
-      reason,
+      reason: why,
       savedTo: blob,
     });
   }

@@ -1,6 +1,7 @@
 import type { AuditRecord, ContentType } from '../contentTypes';
 import type { BlobPointer } from '../messages/envelope';
 import { FLAT_FIELD_NAMES, flatFields } from './flatFields';
+import { MAX_DOCUMENT_NESTING, nestingDepth } from './nesting';
 import { creationDayOf, documentId, partitionKey, recordIdOf, userKeyOf } from './recordIdentity';
 
 /**
@@ -57,7 +58,10 @@ export function isReservedFieldName(name: string): boolean {
   return name.startsWith('_') || ADDED.has(name);
 }
 
-/** Maps one record; a record without a usable Id or CreationTime is refused with the reason. */
+/**
+ * Maps one record; a record without a usable Id or CreationTime, or nested deeper than Cosmos DB stores,
+ * is refused with the reason.
+ */
 export function toDocument(record: unknown, context: DocumentContext): MappedRecord {
   if (typeof record !== 'object' || record === null || Array.isArray(record)) {
     return { ok: false, reason: `record is not a JSON object (${preview(record)})` };
@@ -88,11 +92,30 @@ export function toDocument(record: unknown, context: DocumentContext): MappedRec
 
   let moved: Record<string, unknown> | undefined;
   for (const [name, value] of Object.entries(r)) {
-    if (isReservedFieldName(name)) (moved ??= {})[name] = value;
-    else document[name] = value;
+    if (isReservedFieldName(name)) setField((moved ??= {}), name, value);
+    else setField(document, name, value);
   }
   if (moved) document[RESERVED_NAME_FIELDS] = moved;
+
+  // Cosmos DB refuses the whole item (and the bulk operation with it) past its nesting limit; measured on
+  // the document, since reservedNameFields adds a level.
+  if (nestingDepth(document, MAX_DOCUMENT_NESTING) > MAX_DOCUMENT_NESTING) {
+    return {
+      ok: false,
+      reason:
+        `record nests objects/arrays over ${MAX_DOCUMENT_NESTING} levels deep (its document counted as ` +
+        `one), beyond Cosmos DB's per-item nesting limit of ${MAX_DOCUMENT_NESTING}`,
+    };
+  }
   return { ok: true, document };
+}
+
+/**
+ * Sets an own, enumerable field whatever its name. Plain assignment of `__proto__` (which JSON.parse
+ * makes an ordinary own field of a record) would set the prototype instead and drop the field.
+ */
+function setField(target: Record<string, unknown>, name: string, value: unknown): void {
+  Object.defineProperty(target, name, { value, enumerable: true, writable: true, configurable: true });
 }
 
 export function serializedBytes(document: AuditDocument): number {
@@ -111,8 +134,8 @@ export function documentBytesBound(recordJsonBytes: number): number {
   return 3 * recordJsonBytes + ADDED_FIELDS_MAX_BYTES;
 }
 
-/** Record fields an oversize stub always keeps when they are scalars: what investigations filter on. */
-const SEARCHABLE_RECORD_FIELDS = new Set([
+/** Record fields an oversize stub keeps first (when scalars): what investigations filter on. */
+const SEARCHABLE_RECORD_FIELDS = [
   'Id',
   'CreationTime',
   'Operation',
@@ -124,15 +147,21 @@ const SEARCHABLE_RECORD_FIELDS = new Set([
   'ObjectId',
   'ResultStatus',
   'OrganizationId',
-]);
-/** Other scalar fields are kept while they are short and the stub stays small. */
-const STUB_FIELD_MAX_CHARS = 2048;
-const STUB_MAX_BYTES = 64 * 1024;
+];
+const SEARCHABLE = new Set(SEARCHABLE_RECORD_FIELDS);
+/** Longest string value a stub copies. */
+export const STUB_FIELD_MAX_CHARS = 2048;
+/** A stub's serialised size stays below this whatever the record (its id is at most 1,023 bytes). */
+export const STUB_MAX_BYTES = 64 * 1024;
 
 /**
- * The document that stands in Cosmos DB for a record stored whole in a blob: our fields, the flat
- * fields, the record's searchable scalars and the pointer. Same id and pk as the full document, so
- * repeats still upsert one item.
+ * The document that stands in Cosmos DB for a record stored whole in a blob: our fields, the pointer, then
+ * as many scalars as fit in STUB_MAX_BYTES — the searchable record fields, the flat fields, then the
+ * record's other scalars. Same id and pk as the full document, so repeats still upsert one item.
+ *
+ * A string longer than STUB_FIELD_MAX_CHARS is left out rather than truncated: a stub value is always the
+ * record's exact value, so an equality filter never matches a cut-off value and nothing looks complete
+ * that is not; `oversizeBlob` says the whole record (every long value included) is in the blob.
  */
 export function oversizeStub(document: AuditDocument, pointer: BlobPointer): AuditDocument {
   const stub: AuditDocument = {
@@ -145,21 +174,25 @@ export function oversizeStub(document: AuditDocument, pointer: BlobPointer): Aud
     oversizeBlob: { ...pointer },
   };
   if (document.ttl !== undefined) stub.ttl = document.ttl;
+
+  const candidates: [string, unknown][] = [];
+  for (const name of SEARCHABLE_RECORD_FIELDS) {
+    if (Object.hasOwn(document, name)) candidates.push([name, document[name]]);
+  }
   for (const name of FLAT_FIELD_NAMES) {
-    if (document[name] !== undefined) stub[name] = document[name];
+    if (document[name] !== undefined) candidates.push([name, document[name]]);
   }
-  const optional: [string, unknown][] = [];
   for (const [name, value] of Object.entries(document)) {
-    if (ADDED.has(name) || !isScalar(value)) continue;
-    if (SEARCHABLE_RECORD_FIELDS.has(name)) stub[name] = value;
-    else optional.push([name, value]);
+    if (!ADDED.has(name) && !SEARCHABLE.has(name)) candidates.push([name, value]);
   }
+
   let bytes = serializedBytes(stub);
-  for (const [name, value] of optional) {
-    if (typeof value === 'string' && value.length > STUB_FIELD_MAX_CHARS) continue;
+  for (const [name, value] of candidates) {
+    if (!isScalar(value) || (typeof value === 'string' && value.length > STUB_FIELD_MAX_CHARS)) continue;
+    // `,"name":value` — exact, so the total never passes the bound; later, smaller fields may still fit.
     const cost = Buffer.byteLength(JSON.stringify(name) + JSON.stringify(value), 'utf8') + 2;
-    if (bytes + cost > STUB_MAX_BYTES) break;
-    stub[name] = value;
+    if (bytes + cost >= STUB_MAX_BYTES) continue;
+    setField(stub, name, value);
     bytes += cost;
   }
   return stub;
@@ -171,8 +204,12 @@ function isScalar(value: unknown): boolean {
   );
 }
 
+/** A short view of a bad value for the reason; never serialises a whole object (it may be huge or deep). */
 function preview(value: unknown): string {
   if (value === undefined) return 'missing';
-  const json = JSON.stringify(value) ?? typeof value;
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (typeof value === 'object' && value !== null) return 'an object';
+  const json =
+    typeof value === 'string' ? JSON.stringify(value.slice(0, 60)) : (JSON.stringify(value) ?? typeof value);
   return json.length > 60 ? `${json.slice(0, 57)}...` : json;
 }

@@ -5,12 +5,14 @@ import {
   oversizeStub,
   RESERVED_NAME_FIELDS,
   serializedBytes,
+  STUB_MAX_BYTES,
   toDocument,
   type AuditDocument,
   type DocumentContext,
 } from '../../shared/writer/documents';
 import { flatFields } from '../../shared/writer/flatFields';
 import { nameValues } from '../../shared/writer/nameValues';
+import { MAX_DOCUMENT_NESTING, nestingDepth, stringifyDeep } from '../../shared/writer/nesting';
 import {
   creationDayOf,
   documentId,
@@ -551,5 +553,183 @@ describe('oversize stub', () => {
     expect(stub.Blob).toBeUndefined();
     expect(stub.Nested).toBeUndefined();
     expect(stub.ExtendedProperties).toBeUndefined();
+  });
+});
+
+describe('oversize stub bound', () => {
+  const pointerFor = (doc: AuditDocument) => ({
+    container: 'oversize',
+    name: `${TENANT}/Audit.Exchange/2026-05-05/${doc.id}.json`,
+    bytes: 9_000_000,
+  });
+  const MB2 = 2 * 1024 * 1024;
+
+  it('leaves out 2 MB flat-field sources and searchable fields, and stays under 64 KiB', () => {
+    const record = {
+      ...newInboxRule,
+      UserId: `${'u'.repeat(MB2)}@contoso.com`,
+      ObjectId: 'o'.repeat(MB2),
+      UserAgent: 'a'.repeat(MB2),
+      SourceFileName: 'f'.repeat(MB2),
+      Parameters: [
+        { Name: 'Name', Value: 'Forward everything' },
+        { Name: 'ForwardTo', Value: `${'x'.repeat(MB2)}@example.net` },
+      ],
+    };
+    const doc = mapOk(record);
+    // The flat copies really are 2 MB: without a bound they would land in the stub.
+    expect((doc.forwardTo as string).length).toBeGreaterThan(MB2);
+    expect((doc.user as string).length).toBeGreaterThan(MB2);
+
+    const pointer = pointerFor(doc);
+    const stub = oversizeStub(doc, pointer);
+    expect(serializedBytes(stub)).toBeLessThan(64 * 1024);
+    expect(stub).toMatchObject({ id: doc.id, pk: doc.pk, oversizeBlob: pointer });
+    expect(stub).toMatchObject({
+      Id: newInboxRule.Id,
+      CreationTime: newInboxRule.CreationTime,
+      Operation: 'New-InboxRule',
+      inboxRuleName: 'Forward everything',
+      clientIp: '198.51.100.23',
+    });
+    for (const left of [
+      'UserId',
+      'ObjectId',
+      'UserAgent',
+      'SourceFileName',
+      'forwardTo',
+      'user',
+      'userAgent',
+      'fileName',
+    ])
+      expect(stub[left]).toBeUndefined();
+  });
+
+  it('stays under STUB_MAX_BYTES when many short values each serialise six times longer', () => {
+    // 2,000 control characters pass the length cap but take 12 KB of JSON each (\u0001).
+    const escaped = '\u0001'.repeat(2_000);
+    const record: Record<string, unknown> = {
+      ...newInboxRule,
+      UserId: escaped,
+      ObjectId: escaped,
+      UserAgent: escaped,
+      Parameters: [
+        { Name: 'ForwardTo', Value: escaped },
+        { Name: 'RedirectTo', Value: escaped },
+        { Name: 'ForwardAsAttachmentTo', Value: escaped },
+      ],
+    };
+    for (let i = 0; i < 50; i++) record[`Extra${i}`] = escaped;
+    record.Last = 'small values still fit after big ones are skipped';
+    const doc = mapOk(record);
+    const stub = oversizeStub(doc, pointerFor(doc));
+    expect(serializedBytes(stub)).toBeLessThan(STUB_MAX_BYTES);
+    expect(STUB_MAX_BYTES).toBeLessThanOrEqual(64 * 1024);
+    // Searchable fields come first; a later value too big for what is left is skipped, smaller ones kept.
+    expect(stub).toMatchObject({ Id: newInboxRule.Id, Operation: 'New-InboxRule', UserId: escaped });
+    expect(stub.Last).toBe(record.Last);
+  });
+});
+
+describe('field names JSON.parse allows but assignment mishandles', () => {
+  const text =
+    '{"Id":"9f1e2d3c-0000-4000-8000-00000000abcd","CreationTime":"2026-05-05T07:01:02",' +
+    '"Operation":"New-InboxRule","UserId":"adele@contoso.com",' +
+    '"__proto__":{"x":1},"constructor":{"y":2},"hasOwnProperty":"z",' +
+    '"Parameters":[{"Name":"__proto__","Value":"p"},{"Name":"constructor","Value":"c"},' +
+    '{"Name":"ForwardTo","Value":"drop@example.net"}]}';
+
+  function ownValue(target: unknown, name: string): unknown {
+    return Object.getOwnPropertyDescriptor(target, name)?.value;
+  }
+
+  it('keeps a record field named __proto__ (moved under reservedNameFields) through JSON', () => {
+    const record = JSON.parse(text) as Record<string, unknown>;
+    expect(Object.hasOwn(record, '__proto__')).toBe(true);
+    const doc = mapOk(record);
+    expect(Object.getPrototypeOf(doc)).toBe(Object.prototype);
+
+    const json = JSON.stringify(doc);
+    expect(json).toContain('"__proto__":{"x":1}');
+    expect(json).toContain('{"Name":"__proto__","Value":"p"}');
+    const back = JSON.parse(json) as Record<string, unknown>;
+    const reserved = back[RESERVED_NAME_FIELDS];
+    expect(Object.getPrototypeOf(reserved)).toBe(Object.prototype);
+    expect(ownValue(reserved, '__proto__')).toEqual({ x: 1 });
+    expect(ownValue(back, 'constructor')).toEqual({ y: 2 });
+    expect(ownValue(back, 'hasOwnProperty')).toBe('z');
+    expect(back.Parameters).toEqual(record.Parameters);
+    expect(back.forwardTo).toBe('drop@example.net');
+    expect(({} as Record<string, unknown>).x).toBeUndefined();
+  });
+
+  it('reads name/value lists with such names as plain entries', () => {
+    const record = JSON.parse(text) as Record<string, unknown>;
+    const values = nameValues(record.Parameters);
+    expect(values.get('__proto__')).toBe('p');
+    expect(values.get('constructor')).toBe('c');
+    expect(flatFields(record).forwardTo).toBe('drop@example.net');
+    expect(({} as Record<string, unknown>).x).toBeUndefined();
+  });
+
+  it('keeps such fields in an oversize stub as own fields, and its prototype plain', () => {
+    const record = JSON.parse(text) as Record<string, unknown>;
+    const doc = mapOk(record);
+    const stub = oversizeStub(doc, { container: 'oversize', name: 'n.json', bytes: 3_000_000 });
+    expect(Object.getPrototypeOf(stub)).toBe(Object.prototype);
+    const back = JSON.parse(JSON.stringify(stub)) as Record<string, unknown>;
+    expect(ownValue(back, 'hasOwnProperty')).toBe('z');
+    expect(back.Operation).toBe('New-InboxRule');
+  });
+});
+
+describe('nesting depth', () => {
+  /** `levels` nested arrays around 1: nested(2) is [[1]]. */
+  function nested(levels: number): unknown {
+    return JSON.parse(`${'['.repeat(levels)}1${']'.repeat(levels)}`);
+  }
+
+  it('accepts a document exactly at the Cosmos DB limit and refuses one level more', () => {
+    // The document is level 1, so a field may hold MAX - 1 levels; a moved field one fewer.
+    expect(mapOk({ ...newInboxRule, Deep: nested(MAX_DOCUMENT_NESTING - 1) })).toBeDefined();
+    expect(mapOk({ ...newInboxRule, _deep: nested(MAX_DOCUMENT_NESTING - 2) })).toBeDefined();
+    for (const record of [
+      { ...newInboxRule, Deep: nested(MAX_DOCUMENT_NESTING) },
+      { ...newInboxRule, _deep: nested(MAX_DOCUMENT_NESTING - 1) },
+      { ...newInboxRule, Deep: nested(200) },
+    ]) {
+      const mapped = toDocument(record, CONTEXT);
+      expect(mapped.ok).toBe(false);
+      if (!mapped.ok)
+        expect(mapped.reason).toMatch(
+          /nests objects\/arrays over 128 levels deep.*Cosmos DB's per-item nesting limit/,
+        );
+    }
+  });
+
+  it('refuses a record 6,000 deep, or with a 6,000-deep Id, without throwing', () => {
+    const deep = toDocument({ ...newInboxRule, Deep: nested(6_000) }, CONTEXT);
+    expect(deep.ok).toBe(false);
+    const deepId = toDocument({ ...newInboxRule, Id: nested(6_000) }, CONTEXT);
+    expect(deepId).toEqual({ ok: false, reason: 'record has no usable Id (an array of 1)' });
+  });
+
+  it('measures without recursion and stops early', () => {
+    expect(nestingDepth('x')).toBe(0);
+    expect(nestingDepth({})).toBe(1);
+    expect(nestingDepth({ a: [1, { b: [] }], c: {} })).toBe(4);
+    expect(nestingDepth(nested(100_000))).toBe(100_000);
+    expect(nestingDepth(nested(100_000), 10)).toBe(11);
+  });
+
+  it('serialises like JSON.stringify at any depth', () => {
+    const record = JSON.parse(
+      '{"__proto__":{"x":[1,2.5,-0,1e21]},"s":"q\\"\\u0001\\ud800é","n":null,"t":true,"e":[],"o":{}}',
+    ) as unknown;
+    for (const value of [...FIXTURES, record, 'text', 7, null, [[], [{}]]])
+      expect(stringifyDeep(value)).toBe(JSON.stringify(value));
+    const deepText = `{"Id":"a","Deep":${'[{"k":'.repeat(5_000)}1${'}]'.repeat(5_000)}}`;
+    expect(() => JSON.stringify(JSON.parse(deepText))).toThrow(RangeError);
+    expect(stringifyDeep(JSON.parse(deepText))).toBe(deepText);
   });
 });

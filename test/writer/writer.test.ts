@@ -1,18 +1,29 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { drainQueue } from '../../scripts/local/queueTrigger';
 import { createCosmosClient } from '../../scripts/local/services';
 import { write } from '../../shared/handlers/write';
-import { BadMessageError, decodeEnvelope, encodeEnvelope } from '../../shared/messages/envelope';
+import {
+  BadMessageError,
+  decodeEnvelope,
+  encodeEnvelope,
+  packBatch,
+  type Compression,
+  type Envelope,
+} from '../../shared/messages/envelope';
 import { CONTAINERS } from '../../shared/storage/clients';
 import { WRITTEN_MARKER_PREFIX } from '../../shared/writer/claimChecks';
 import { INDEXED_PATHS, PARTITION_KEY_PATH } from '../../shared/writer/cosmosContainer';
-import { toDocument } from '../../shared/writer/documents';
+import { RESERVED_NAME_FIELDS, toDocument } from '../../shared/writer/documents';
 import {
   ClaimCheckMissingError,
   ContainerMismatchError,
   CosmosProvisioningError,
   CosmosWriteError,
 } from '../../shared/writer/errors';
+import { FailedMessageArchive, type ArchivedMessage } from '../../shared/writer/failedMessages';
+import { poisonQueueName } from '../../shared/writer/poisonReplay';
 import { REJECTED_CONTAINER, RejectedRecordStore } from '../../shared/writer/rejectedRecords';
+import { brotliBomb, gzipBomb } from '../messages/bombs';
 import { CosmosFaultProxy } from './cosmosFaultProxy';
 import {
   buildMessages,
@@ -419,5 +430,187 @@ describe('oversize records and claim checks', () => {
     }
     await expectExactlyOnce(container, records);
     for (const e of claimChecked) expect(await blobs.getBlobClient(e.blob!.name).exists()).toBe(false);
+  });
+});
+
+/** A message as the collector writes it, from record texts (so a test can send what JSON.stringify cannot). */
+function messageOf(recordTexts: string[], enc: Compression = 'br'): { text: string; envelope: Envelope } {
+  const envelope: Envelope = {
+    v: 1,
+    batchId: `b-${randomUUID().slice(0, 8)}`,
+    tenantId: TENANT,
+    contentType: 'Audit.Exchange',
+    count: recordTexts.length,
+    enc,
+    data: packBatch(['content-1'], recordTexts, enc).toString('base64'),
+  };
+  return { text: encodeEnvelope(envelope), envelope };
+}
+
+describe('hostile batches', () => {
+  const MiB = 1024 * 1024;
+
+  it('refuses a brotli bomb (300 MiB in a message of under 1 KB): bounded retries, then archive and poison', async () => {
+    const logger = new RecordingLogger();
+    const runtime = stack.runtime({}, {}, logger);
+    const { envelope } = messageOf([JSON.stringify(exchangeRecord(1))]);
+    const text = encodeEnvelope({ ...envelope, data: (await brotliBomb(300 * MiB)).toString('base64') });
+    expect(text.length).toBeLessThan(1024);
+    const name = `bomb-${randomUUID().slice(0, 8)}`;
+    const queue = stack.storage.queues.getQueueClient(name);
+    await queue.create();
+    await queue.sendMessage(text);
+
+    const result = await drainQueue({
+      queue,
+      poisonQueue: stack.storage.queues.getQueueClient(poisonQueueName(name)),
+      handler: (m) => write(runtime, m.text, { messageId: m.id, dequeueCount: m.dequeueCount }, logger),
+      visibilityTimeoutSeconds: 0,
+      maxDequeueCount: 5,
+    });
+
+    expect(result).toMatchObject({ drained: true, invocations: 5, failed: 5, succeeded: 0 });
+    expect(result.poisoned).toHaveLength(1);
+    const failures = logger.at('error').filter((l) => l.properties?.error === 'BadMessage');
+    expect(failures).toHaveLength(5);
+    expect(failures[0]?.message).toMatch(
+      new RegExp(
+        `Batch ${envelope.batchId}: the br-compressed batch \\(\\d+ bytes\\) inflates beyond MAX_BATCH_JSON_BYTES`,
+      ),
+    );
+    const archived = JSON.parse(
+      (
+        await runtime.failedMessages.container
+          .getBlobClient(FailedMessageArchive.blobName(text))
+          .downloadToBuffer()
+      ).toString('utf8'),
+    ) as ArchivedMessage;
+    expect(archived).toMatchObject({ text, dequeueCount: 5 });
+    expect(archived.error).toMatch(/decompression bomb/);
+    expect(await countAll(containerOf(stack, runtime))).toBe(0);
+  });
+
+  it('refuses a gzip bomb behind a claim check and leaves the claim check for an operator', async () => {
+    const logger = new RecordingLogger();
+    const runtime = stack.runtime({}, {}, logger);
+    const bomb = gzipBomb(300 * MiB);
+    const blobName = `bombs/${randomUUID()}.gz`;
+    const blobs = stack.storage.blobs.getContainerClient(CONTAINERS.batches);
+    await blobs.getBlockBlobClient(blobName).upload(bomb, bomb.length);
+    const { envelope } = messageOf([], 'gzip');
+    const { data: _d, ...rest } = envelope;
+    const text = encodeEnvelope({
+      ...rest,
+      count: 1,
+      blob: { container: CONTAINERS.batches, name: blobName, bytes: bomb.length },
+    });
+
+    const error = await write(runtime, text, { messageId: 'gz-bomb', dequeueCount: 5 }, logger).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(BadMessageError);
+    expect((error as Error).message).toMatch(
+      /gzip-compressed batch \(\d+ bytes\) inflates beyond MAX_BATCH_JSON_BYTES/,
+    );
+    expect(await blobs.getBlobClient(blobName).exists()).toBe(true);
+    expect(
+      await runtime.failedMessages.container.getBlobClient(FailedMessageArchive.blobName(text)).exists(),
+    ).toBe(true);
+    expect(await countAll(containerOf(stack, runtime))).toBe(0);
+  });
+});
+
+describe('hostile records', () => {
+  const deepText = (i: number, levels: number): string =>
+    JSON.stringify(exchangeRecord(i)).replace(/}$/, `,"Deep":${'['.repeat(levels)}1${']'.repeat(levels)}}`);
+
+  it("rejects records nested past Cosmos DB's limit (200 and 6,000 deep) with the reason, and writes the rest", async () => {
+    const logger = new RecordingLogger();
+    const runtime = stack.runtime({}, {}, logger);
+    const good = [exchangeRecord(70), exchangeRecord(73)];
+    const deep200 = deepText(71, 200);
+    const deep6000 = deepText(72, 6_000);
+    const { text, envelope } = messageOf([
+      JSON.stringify(good[0]),
+      deep200,
+      deep6000,
+      JSON.stringify(good[1]),
+    ]);
+
+    const result = await write(runtime, text, { messageId: 'deep', dequeueCount: 1 }, logger);
+
+    expect(result).toMatchObject({ records: 4, written: 2, rejected: 2 });
+    await expectExactlyOnce(containerOf(stack, runtime), good);
+    const rejected = stack.storage.blobs.getContainerClient(REJECTED_CONTAINER);
+    const saved = async (index: number) =>
+      JSON.parse(
+        (
+          await rejected
+            .getBlobClient(RejectedRecordStore.blobName(TENANT, 'Audit.Exchange', envelope.batchId, index))
+            .downloadToBuffer()
+        ).toString('utf8'),
+      ) as { record: unknown; reason: string };
+
+    const at200 = await saved(1);
+    expect(at200.record).toEqual(JSON.parse(deep200));
+    expect(at200.reason).toMatch(
+      /nests objects\/arrays over 128 levels deep.*per-item nesting limit of 128$/,
+    );
+    // Too deep for JSON.stringify: kept, losslessly, as its JSON text.
+    const at6000 = await saved(2);
+    expect(at6000.record).toBe(deep6000);
+    expect(at6000.reason).toMatch(
+      /over 128 levels deep.*; it nests over 1000 levels, so "record" holds its JSON text$/,
+    );
+    const line = logger.at('error').find((l) => l.properties?.index === 2);
+    expect(line?.properties).toMatchObject({ messageId: 'deep', recordId: exchangeRecord(72).Id });
+  });
+
+  it('stores a record field named __proto__ and a Parameters entry of that name, in Cosmos DB and in an oversize blob', async () => {
+    const runtime = stack.runtime();
+    const container = containerOf(stack, runtime);
+    const withProto = (i: number, extra = ''): string =>
+      JSON.stringify(exchangeRecord(i, { Operation: 'New-InboxRule' })).replace(
+        /}$/,
+        `,"__proto__":{"x":1},"Parameters":[{"Name":"__proto__","Value":"p"},{"Name":"ForwardTo","Value":"drop@example.net"}]${extra}}`,
+      );
+    const small = withProto(80);
+    const big = withProto(81, `,"Payload":"${'z'.repeat(2_100_000)}"`);
+    const { text } = messageOf([small, big]);
+
+    expect(
+      await write(runtime, text, { messageId: 'proto', dequeueCount: 1 }, new RecordingLogger()),
+    ).toMatchObject({
+      written: 2,
+      oversize: 1,
+    });
+
+    // Point reads: the stand-in's query engine drops `__proto__` keys from results (real Cosmos DB and the
+    // SDK's bulk upsert and point read keep them).
+    const read = async (text: string) => {
+      const { document } = toDocument(JSON.parse(text), {
+        tenantId: TENANT,
+        contentType: 'Audit.Exchange',
+        ingestedAt: '',
+      }) as { document: { id: string; pk: string } };
+      const { resource } = await container.item(document.id, document.pk).read<Record<string, unknown>>();
+      return resource!;
+    };
+    const doc = await read(small);
+    const reserved = doc[RESERVED_NAME_FIELDS] as object;
+    expect(Object.getOwnPropertyDescriptor(reserved, '__proto__')?.value).toEqual({ x: 1 });
+    expect(doc.Parameters).toEqual((JSON.parse(small) as { Parameters: unknown }).Parameters);
+    expect(doc.forwardTo).toBe('drop@example.net');
+
+    const stub = await read(big);
+    expect(stub.forwardTo).toBe('drop@example.net');
+    const pointer = stub.oversizeBlob as { container: string; name: string };
+    const blob = await stack.storage.blobs
+      .getContainerClient(pointer.container)
+      .getBlobClient(pointer.name)
+      .downloadToBuffer();
+    expect(blob.toString('utf8')).toBe(big);
+    expect(({} as Record<string, unknown>).x).toBeUndefined();
   });
 });
