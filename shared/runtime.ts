@@ -6,7 +6,9 @@ import { ManagementActivityClient } from './managementApi/client';
 import { RequestPacer } from './managementApi/pacer';
 import { QueueBatchSink } from './storage/batchSink';
 import { CONTAINERS, createStorageClients, type StorageClients } from './storage/clients';
+import { BlobSeenStore } from './storage/seenStore';
 import { WatermarkStore } from './storage/watermarkStore';
+import { RejectedRecordStore } from './writer/rejectedRecords';
 
 /**
  * Composition root: builds the collector's collaborators from validated configuration. The Functions
@@ -15,6 +17,8 @@ import { WatermarkStore } from './storage/watermarkStore';
 export class CollectorRuntime {
   readonly storage: StorageClients;
   readonly watermarks: WatermarkStore;
+  readonly seen: BlobSeenStore;
+  readonly rejects: RejectedRecordStore;
   readonly sink: QueueBatchSink;
   private readonly credentials: ManagementCredentials;
   private readonly clients = new Map<string, ManagementActivityClient>();
@@ -26,7 +30,10 @@ export class CollectorRuntime {
   ) {
     this.credentials = new ManagementCredentials(config.auth, config.endpoints);
     this.storage = createStorageClients(config.storage);
-    this.watermarks = new WatermarkStore(this.storage.blobs.getContainerClient(CONTAINERS.watermarks));
+    const watermarks = this.storage.blobs.getContainerClient(CONTAINERS.watermarks);
+    this.watermarks = new WatermarkStore(watermarks);
+    this.seen = new BlobSeenStore(watermarks);
+    this.rejects = new RejectedRecordStore(this.storage.blobs);
     this.sink = new QueueBatchSink(
       this.storage.queues.getQueueClient(config.queueName),
       this.storage.blobs.getContainerClient(CONTAINERS.batches),
@@ -59,6 +66,7 @@ export class CollectorRuntime {
   ensureResources(): Promise<void> {
     this.resourcesReady ??= Promise.all([
       this.watermarks.ensureContainer(),
+      this.rejects.ensureContainer(),
       this.sink.ensureResources(),
     ]).then(
       () => undefined,
@@ -77,9 +85,12 @@ export class CollectorRuntime {
       contentTypes: c.contentTypes,
       clientFor: (tenantId) => this.clientFor(tenantId),
       watermarks: this.watermarks,
+      seen: this.seen,
+      rejects: this.rejects,
       sink: this.sink,
       overlapMs: c.overlapMs,
       initialLookbackHours: c.initialLookbackHours,
+      sweepIntervalMs: c.sweepIntervalMs,
       deadlineMs: c.runDeadlineMs,
       concurrency: c.concurrency,
       logger: this.logger,

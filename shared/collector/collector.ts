@@ -1,16 +1,19 @@
 import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
 import { HARD_STOP_GRACE_SECONDS, type TenantConfig } from '../config';
-import type { ContentBlobRef, ContentType } from '../contentTypes';
-import { AbortedError, ContentUnavailableError, SubscriptionNotEnabledError } from '../errors';
+import type { ContentType } from '../contentTypes';
+import { AbortedError } from '../errors';
 import { silentLogger, type Logger } from '../logging';
 import type { ClientStats, ManagementActivityClient } from '../managementApi/client';
-import { Batcher, type BatchSink } from '../messages/batcher';
+import type { BatchSink } from '../messages/batcher';
 import type { Compression } from '../messages/envelope';
 import { WatermarkConflictError, type WatermarkStore } from '../storage/watermarkStore';
-import { summarise, type ContentTypeRunSummary, type RunSummary } from './summary';
-import type { Watermark } from './watermark';
-import { API_RETENTION_MS, floorToSecond, HOUR_MS, planWindows, type Window } from './windows';
+import type { RejectedRecord } from '../writer/rejectedRecords';
+import { ContentTypeRun, type RunContext } from './contentTypeRun';
+import type { QuarantinePolicy } from './quarantine';
+import type { SeenSegmentStore } from './seenSet';
+import { emptyContentTypeSummary, summarise, type ContentTypeRunSummary, type RunSummary } from './summary';
+import type { Window } from './windows';
 
 /** Points where tests inject crashes; production passes nothing. */
 export type CollectorStep =
@@ -24,32 +27,45 @@ export interface StepInfo {
   contentId?: string;
 }
 
+/** Where records the collector cannot use are kept, with the reason. */
+export interface RejectedRecordSink {
+  save(rejected: RejectedRecord): Promise<string>;
+}
+
 export interface CollectorOptions {
   tenants: TenantConfig[];
   contentTypes: ContentType[];
   clientFor: (tenantId: string) => ManagementActivityClient;
   watermarks: WatermarkStore;
+  /** The set of blobs already collected, over the API's whole retention. */
+  seen: SeenSegmentStore;
+  rejects: RejectedRecordSink;
   sink: BatchSink;
   overlapMs: number;
   initialLookbackHours: number;
-  /** Stop taking new work this long after the run starts. */
+  /** A full-retention re-listing runs this often (0: every run). */
+  sweepIntervalMs: number;
+  /** Stop taking new work this long after the run starts (by `now`). */
   deadlineMs: number;
-  /** In-flight requests are cancelled this long after the deadline. Default 60 s. */
+  /** In-flight requests are cancelled this long (wall clock) after the deadline. Default 60 s. */
   hardStopGraceMs?: number;
-  /** Stay this far inside the API's 7 days. Default 15 minutes. */
-  retentionMarginMs?: number;
   concurrency: { tenants: number; contentTypes: number; fetches: number };
+  quarantine?: Partial<QuarantinePolicy>;
   compression?: Compression;
   maxMessageBytes?: number;
   logger?: Logger;
+  /** The clock of planning and deadlines; tests drive it with counted work. */
   now?: () => Date;
   onStep?: (step: CollectorStep, info: StepInfo) => void | Promise<void>;
 }
 
 /**
  * The timer-triggered half of the pipeline (DESIGN §3): for every tenant × content type, list content
- * since the watermark, fetch new blobs, enqueue their records in size-bounded batches, and move the
- * watermark only past work that is durably enqueued.
+ * since the watermark (and the whole retention on a cadence), fetch new blobs, enqueue their records in
+ * size-bounded batches, and move the watermark only past work that is durably enqueued.
+ *
+ * Tenants share the run fairly: they start in a different order every run, and each gets a share of
+ * what is left of the run when it starts, so no tenant is starved by the ones before it.
  */
 export class Collector {
   private readonly logger: Logger;
@@ -62,7 +78,7 @@ export class Collector {
 
   async run(): Promise<RunSummary> {
     const startedAt = this.now();
-    const deadline = Date.now() + this.options.deadlineMs;
+    const deadline = startedAt.getTime() + this.options.deadlineMs;
     const hardStop = new AbortController();
     // Every request and backoff in flight listens on this one signal (and stops listening when done):
     // that is tenants × content types × fetches at once, more than Node's default of 10 before it warns.
@@ -72,21 +88,37 @@ export class Collector {
       () => hardStop.abort(),
       this.options.deadlineMs + (this.options.hardStopGraceMs ?? HARD_STOP_GRACE_SECONDS * 1000),
     );
-    const run: RunContext = { pastDeadline: () => Date.now() >= deadline, signal: hardStop.signal };
+    const pastDeadline = (): boolean => this.now().getTime() >= deadline;
     try {
-      const tenants = pLimit(this.options.concurrency.tenants);
+      const order = rotate(this.options.tenants, startedAt.getTime());
+      const slots = pLimit(tenants);
+      let waiting = order.length;
       const parts = await Promise.all(
-        this.options.tenants.map((tenant) =>
-          tenants(async () => {
-            const contentTypes = pLimit(this.options.concurrency.contentTypes);
+        order.map((tenant) =>
+          slots(async () => {
+            // This tenant's share: what is left of the run, split among it and the tenants still waiting,
+            // as many at a time as run concurrently.
+            const start = this.now().getTime();
+            const share = start + (Math.max(0, deadline - start) * tenants) / Math.max(1, waiting);
+            waiting--;
+            const ctx: RunContext = {
+              pastShare: () => this.now().getTime() >= share,
+              pastDeadline,
+              signal: hardStop.signal,
+            };
+            const limit = pLimit(contentTypes);
             return Promise.all(
-              this.options.contentTypes.map((ct) => contentTypes(() => this.collect(tenant, ct, run))),
+              this.options.contentTypes.map((ct) => limit(() => this.collect(tenant, ct, ctx))),
             );
           }),
         ),
       );
-      const summary = summarise(startedAt, this.now(), parts.flat());
-      this.logger.info('Collector run finished', { summary });
+      const all = parts.flat();
+      const summary = summarise(startedAt, this.now(), all);
+      // The order tenants were served in is not the configured one; summaries follow the configuration.
+      const position = new Map(this.options.tenants.map((t, i) => [t.tenantId, i]));
+      summary.contentTypes.sort((a, b) => (position.get(a.tenantId) ?? 0) - (position.get(b.tenantId) ?? 0));
+      this.logger.info('Collector run finished', { summary: { ...summary, contentTypes: undefined } });
       return summary;
     } finally {
       clearTimeout(timer);
@@ -96,37 +128,17 @@ export class Collector {
   private async collect(
     tenant: TenantConfig,
     contentType: ContentType,
-    run: RunContext,
+    ctx: RunContext,
   ): Promise<ContentTypeRunSummary> {
-    const startedAt = this.now();
     const stats: ClientStats = { requests: 0, retries: 0, throttled: 0 };
-    const s: ContentTypeRunSummary = {
-      tenantId: tenant.tenantId,
-      contentType,
-      startedAt: startedAt.toISOString(),
-      finishedAt: '',
-      outcome: 'complete',
-      windows: 0,
-      pages: 0,
-      blobs: 0,
-      blobsSkipped: 0,
-      records: 0,
-      bytes: 0,
-      messages: 0,
-      claimChecks: 0,
-      throttles: 0,
-      retries: 0,
-      gaps: 0,
-      cursor: null,
-      lagSeconds: null,
-    };
-    const work = new ContentTypeWork(
+    const summary = emptyContentTypeSummary(tenant.tenantId, contentType, this.now());
+    const work = new ContentTypeRun(
       this.options,
       tenant.tenantId,
       contentType,
-      run,
+      ctx,
       stats,
-      s,
+      summary,
       this.logger,
       this.now,
     );
@@ -134,249 +146,47 @@ export class Collector {
       await work.run();
     } catch (e) {
       if (e instanceof WatermarkConflictError) {
-        s.outcome = 'conflict';
+        summary.outcome = 'conflict';
         this.logger.warn('Another collector run owns this content type; leaving it', {
           tenantId: tenant.tenantId,
           contentType,
         });
       } else if (e instanceof AbortedError) {
-        s.outcome = 'deadline';
+        summary.outcome = 'deadline';
       } else {
-        s.outcome = 'failed';
-        s.error = e instanceof Error ? e.message : String(e);
+        summary.outcome = 'failed';
+        summary.error = e instanceof Error ? e.message : String(e);
         this.logger.error('Collecting a content type failed; progress up to the last saved page is kept', {
           tenantId: tenant.tenantId,
           contentType,
-          error: s.error,
+          error: summary.error,
         });
       }
     }
     const finishedAt = this.now();
-    s.finishedAt = finishedAt.toISOString();
-    s.throttles = stats.throttled;
-    s.retries = stats.retries;
-    s.cursor = work.cursor?.toISOString() ?? null;
-    s.lagSeconds = work.cursor ? Math.round((finishedAt.getTime() - work.cursor.getTime()) / 1000) : null;
-    this.logger.info('Content type collected', { ...s });
-    return s;
+    work.fillSummary(finishedAt);
+    summary.finishedAt = finishedAt.toISOString();
+    // One short line per tenant × content type: what the alerts and dashboards read.
+    this.logger.info('Content type collected', { ...summary });
+    return summary;
   }
 }
 
-interface RunContext {
-  pastDeadline: () => boolean;
-  signal: AbortSignal;
-}
-
-/** One tenant × content type within one run. */
-class ContentTypeWork {
-  private watermark!: Watermark;
-  private etag: string | undefined;
-  private readonly client: ManagementActivityClient;
-  private readonly batcher: Batcher;
-  private readonly tenantId: string;
-
-  constructor(
-    private readonly options: CollectorOptions,
-    tenantId: string,
-    private readonly contentType: ContentType,
-    private readonly ctx: RunContext,
-    private readonly stats: ClientStats,
-    private readonly summary: ContentTypeRunSummary,
-    private readonly logger: Logger,
-    private readonly now: () => Date,
-  ) {
-    this.tenantId = tenantId;
-    this.client = options.clientFor(tenantId);
-    this.batcher = new Batcher({
-      tenantId,
-      contentType,
-      sink: options.sink,
-      ...(options.compression ? { compression: options.compression } : {}),
-      ...(options.maxMessageBytes ? { maxMessageBytes: options.maxMessageBytes } : {}),
-    });
+/** The tenants in an order that changes every run (a shuffle seeded by the run's start time). */
+export function rotate<T>(items: readonly T[], seed: number): T[] {
+  const out = [...items];
+  let state = Math.floor(seed) >>> 0;
+  const next = (): number => {
+    // mulberry32: tiny, and enough to spread tenants; nothing here needs to be unpredictable.
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1));
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
   }
-
-  get cursor(): Date | null {
-    return this.watermark?.cursor ?? null;
-  }
-
-  async run(): Promise<void> {
-    ({ watermark: this.watermark, etag: this.etag } = await this.options.watermarks.load(
-      this.tenantId,
-      this.contentType,
-    ));
-    await this.ensureSubscription();
-
-    const now = this.now();
-    const retentionMarginMs = this.options.retentionMarginMs ?? 15 * 60_000;
-    const oldest = floorToSecond(now.getTime() - API_RETENTION_MS + retentionMarginMs);
-    const cursor =
-      this.watermark.cursor ??
-      // First run: back as far as configured and the API allows; nothing before it was ever ours to lose.
-      floorToSecond(Math.max(now.getTime() - this.options.initialLookbackHours * HOUR_MS, oldest.getTime()));
-    const plan = planWindows(cursor, { now, overlapMs: this.options.overlapMs, retentionMarginMs });
-    this.watermark.cursor = cursor;
-    if (plan.gap) this.recordCursorGap(plan.gap);
-
-    for (const window of plan.windows) {
-      if (this.ctx.pastDeadline()) {
-        this.summary.outcome = 'deadline';
-        break;
-      }
-      const done = await this.collectWindow(window);
-      if (!done) {
-        this.summary.outcome = 'deadline';
-        break;
-      }
-    }
-    await this.save(); // the last save may be due to a gap or a cursor move without pages
-    this.summary.bytes = this.batcher.stats.rawBytes;
-  }
-
-  private async ensureSubscription(): Promise<void> {
-    if (this.watermark.subscription.enabled) return;
-    const result = await this.client.startSubscription(this.contentType, {
-      signal: this.ctx.signal,
-      stats: this.stats,
-    });
-    this.logger.info(result.alreadyEnabled ? 'Subscription already enabled' : 'Subscription started', {
-      tenantId: this.tenantId,
-      contentType: this.contentType,
-    });
-    this.watermark.subscription = { enabled: true, confirmedAt: this.now().toISOString() };
-    await this.save();
-  }
-
-  private recordCursorGap(gap: { start: Date; end: Date }): void {
-    this.watermark.addGap({
-      start: gap.start.toISOString(),
-      end: gap.end.toISOString(),
-      reason: 'cursor-older-than-api-retention',
-    });
-    this.summary.gaps++;
-    this.watermark.cursor = gap.end;
-    this.logger.error('Content older than the API keeps was never collected: recorded as a gap', {
-      tenantId: this.tenantId,
-      contentType: this.contentType,
-      gapStart: gap.start.toISOString(),
-      gapEnd: gap.end.toISOString(),
-    });
-  }
-
-  /** Lists and enqueues one window; false when the deadline stopped it part-way. */
-  private async collectWindow(window: Window): Promise<boolean> {
-    this.summary.windows++;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.collectPages(window);
-      } catch (e) {
-        // Disabled since we last looked (e.g. by an admin): start it again, once.
-        if (!(e instanceof SubscriptionNotEnabledError) || attempt > 0) throw e;
-        this.logger.warn('Subscription is not enabled; starting it again', {
-          tenantId: this.tenantId,
-          contentType: this.contentType,
-          serviceCode: e.serviceCode,
-        });
-        this.watermark.subscription = { enabled: false, confirmedAt: null };
-        await this.ensureSubscription();
-      }
-    }
-  }
-
-  private async collectPages(window: Window): Promise<boolean> {
-    const listing = this.client.listContent(this.contentType, window.start, window.end, {
-      signal: this.ctx.signal,
-      stats: this.stats,
-    });
-    for await (const page of listing) {
-      this.summary.pages++;
-      await this.step('listed-page', { window, page: page.page });
-      const fresh = page.items.filter((item) => !this.watermark.hasSeen(item.contentId));
-      this.summary.blobsSkipped += page.items.length - fresh.length;
-
-      await this.enqueueBlobs(fresh, window, page.page);
-      await this.batcher.flush();
-      this.summary.messages = this.batcher.stats.messages;
-      this.summary.claimChecks = this.batcher.stats.claimChecks;
-      await this.step('enqueued-page', { window, page: page.page });
-
-      for (const item of fresh) this.watermark.markSeen(item.contentId, item.contentCreated);
-      const lastPage = page.nextPageUri === undefined;
-      if (lastPage) this.advanceCursor(window.end);
-      if (fresh.length > 0 || lastPage) await this.save(window, page.page);
-      if (!lastPage && this.ctx.pastDeadline()) return false;
-    }
-    return true;
-  }
-
-  private async enqueueBlobs(items: ContentBlobRef[], window: Window, page: number): Promise<void> {
-    // A fetch slot is held until its records are in the batcher, so at most `fetches` blobs are in memory.
-    const fetches = pLimit(this.options.concurrency.fetches);
-    let batcherTurn = Promise.resolve();
-    await Promise.all(
-      items.map((item) =>
-        fetches(async () => {
-          const records = await this.fetch(item);
-          await this.step('fetched-blob', { window, page, contentId: item.contentId });
-          const turn = batcherTurn.then(async () => {
-            for (const record of records ?? []) await this.batcher.add(record, item.contentId);
-          });
-          batcherTurn = turn.catch(() => undefined);
-          await turn;
-          if (records) {
-            this.summary.blobs++;
-            this.summary.records += records.length;
-          }
-        }),
-      ),
-    );
-  }
-
-  /** Fetches a blob; content the service no longer has becomes a recorded gap instead of a failure. */
-  private async fetch(item: ContentBlobRef) {
-    try {
-      return await this.client.fetchContent(item.contentUri, { signal: this.ctx.signal, stats: this.stats });
-    } catch (e) {
-      if (!(e instanceof ContentUnavailableError)) throw e;
-      this.watermark.addGap({
-        start: item.contentCreated,
-        end: item.contentExpiration,
-        reason: 'content-expired',
-        contentId: item.contentId,
-      });
-      this.summary.gaps++;
-      this.logger.error('Content blob is gone from the service: recorded as a gap', {
-        tenantId: this.tenantId,
-        contentType: this.contentType,
-        contentId: item.contentId,
-        contentCreated: item.contentCreated,
-        serviceCode: e.serviceCode,
-      });
-      return undefined;
-    }
-  }
-
-  private advanceCursor(to: Date): void {
-    if (!this.watermark.cursor || to > this.watermark.cursor) this.watermark.cursor = to;
-    // Nothing before cursor − overlap is listed again, so those entries can go.
-    this.watermark.pruneSeen(new Date(this.watermark.cursor.getTime() - this.options.overlapMs));
-  }
-
-  private async save(window?: Window, page?: number): Promise<void> {
-    if (window) await this.step('saving-watermark', { window, ...(page !== undefined ? { page } : {}) });
-    const now = this.now();
-    const cursor = this.watermark.cursor;
-    this.summary.bytes = this.batcher.stats.rawBytes;
-    this.summary.throttles = this.stats.throttled;
-    this.summary.retries = this.stats.retries;
-    this.summary.cursor = cursor?.toISOString() ?? null;
-    this.summary.lagSeconds = cursor ? Math.round((now.getTime() - cursor.getTime()) / 1000) : null;
-    this.watermark.lastRun = { ...this.summary, finishedAt: now.toISOString() };
-    this.etag = await this.options.watermarks.save(this.watermark, this.etag, now);
-    if (window) await this.step('saved-watermark', { window, ...(page !== undefined ? { page } : {}) });
-  }
-
-  private async step(step: CollectorStep, info: Omit<StepInfo, 'tenantId' | 'contentType'>): Promise<void> {
-    await this.options.onStep?.(step, { tenantId: this.tenantId, contentType: this.contentType, ...info });
-  }
+  return out;
 }

@@ -1,32 +1,76 @@
-import { createHash } from 'node:crypto';
 import type { ContentType } from '../contentTypes';
 import { AuditfeedError } from '../errors';
 import type { Gap } from './windows';
 import type { ContentTypeRunSummary } from './summary';
 
 /**
- * The per tenant × content type cursor (DESIGN §5), stored as versioned JSON in
- * `watermarks/{tenantId}/{contentType}.json`.
- *
- * `cursor`: listing is complete for content created before it. `seen`: content blobs already enqueued
- * whose contentCreated is within the overlap that the next run lists again; kept as 16-hex-digit hashes
- * of the contentId grouped by contentCreated second, so a busy tenant's set stays small.
+ * The per tenant × content type state (DESIGN §5), stored as versioned JSON in
+ * `watermarks/{tenantId}/{contentType}.json` and written with If-Match, so one run owns it at a time.
+ * The set of blobs already collected is kept beside it (seenSet.ts): it covers the API's 7 days and
+ * would make this blob large.
  */
-export const WATERMARK_VERSION = 1;
+export const WATERMARK_VERSION = 2;
 /** Recorded gaps kept in the watermark (the newest); the count keeps the total. */
 const MAX_GAPS_KEPT = 200;
+
+/** A listing cut off by the deadline: the next run continues from its next page. */
+export interface ListingResume {
+  start: string;
+  end: string;
+  nextPageUri: string;
+}
+
+/** Progress of the full-retention re-listing (DESIGN §3.3). */
+export interface SweepState {
+  /** When the sweep in progress (or the last one) started; null before the first. */
+  startedAt: string | null;
+  /** Where the sweep in progress continues; null when no sweep is in progress. */
+  next: string | null;
+  resume: ListingResume | null;
+  completedAt: string | null;
+}
+
+/** A content blob that kept failing; retried on later runs until it is collected or expires. */
+export interface QuarantinedBlob {
+  contentId: string;
+  contentUri: string;
+  contentCreated: string;
+  contentExpiration: string;
+  attempts: number;
+  firstFailedAt: string;
+  lastFailedAt: string;
+  nextAttemptAt: string;
+  /** The last failure, as the client reported it (no secrets: query strings are not in it). */
+  error: string;
+  code?: string;
+}
 
 export interface WatermarkDocument {
   version: typeof WATERMARK_VERSION;
   tenantId: string;
   contentType: ContentType;
   cursor: string | null;
-  seen: Record<string, string[]>;
+  /** Where the first run started; nothing before it is collected (AUDITFEED_INITIAL_LOOKBACK_HOURS). */
+  origin: string | null;
   subscription: { enabled: boolean; confirmedAt: string | null };
+  resume: ListingResume | null;
+  sweep: SweepState;
+  quarantine: QuarantinedBlob[];
   gaps: Gap[];
   gapCount: number;
   lastRun: ContentTypeRunSummary | null;
   updatedAt: string;
+}
+
+/** Version 1 kept the recently-seen blobs inline: 16-hex-digit hashes grouped by contentCreated second. */
+interface WatermarkDocumentV1 {
+  version: 1;
+  cursor: string | null;
+  seen: Record<string, string[]>;
+  subscription: WatermarkDocument['subscription'];
+  gaps: Gap[];
+  gapCount: number;
+  lastRun: ContentTypeRunSummary | null;
 }
 
 export class WatermarkFormatError extends AuditfeedError {
@@ -38,18 +82,21 @@ export class WatermarkFormatError extends AuditfeedError {
   }
 }
 
-export function hashContentId(contentId: string): string {
-  return createHash('sha256').update(contentId).digest('hex').slice(0, 16);
-}
+const EMPTY_SWEEP: SweepState = { startedAt: null, next: null, resume: null, completedAt: null };
 
-/** In-memory form of a watermark, with a fast recently-seen lookup. */
+/** In-memory form of a watermark. */
 export class Watermark {
   cursor: Date | null;
+  origin: Date | null;
   subscription: WatermarkDocument['subscription'];
+  resume: ListingResume | null;
+  sweep: SweepState;
+  readonly quarantine = new Map<string, QuarantinedBlob>();
   gaps: Gap[];
   gapCount: number;
   lastRun: ContentTypeRunSummary | null;
-  private readonly seen = new Map<string, number>();
+  /** Recently-seen entries of a version 1 watermark, to move into the seen set: [hash, contentCreated]. */
+  legacySeen: [string, string][] = [];
 
   constructor(
     readonly tenantId: string,
@@ -57,32 +104,14 @@ export class Watermark {
     doc?: WatermarkDocument,
   ) {
     this.cursor = doc?.cursor ? new Date(doc.cursor) : null;
+    this.origin = doc?.origin ? new Date(doc.origin) : null;
     this.subscription = doc?.subscription ?? { enabled: false, confirmedAt: null };
+    this.resume = doc?.resume ?? null;
+    this.sweep = { ...EMPTY_SWEEP, ...doc?.sweep };
+    for (const q of doc?.quarantine ?? []) this.quarantine.set(q.contentId, q);
     this.gaps = doc?.gaps ?? [];
     this.gapCount = doc?.gapCount ?? this.gaps.length;
     this.lastRun = doc?.lastRun ?? null;
-    for (const [second, hashes] of Object.entries(doc?.seen ?? {})) {
-      const at = Date.parse(second);
-      for (const h of hashes) this.seen.set(h, at);
-    }
-  }
-
-  hasSeen(contentId: string): boolean {
-    return this.seen.has(hashContentId(contentId));
-  }
-
-  markSeen(contentId: string, contentCreated: string): void {
-    this.seen.set(hashContentId(contentId), Math.floor(Date.parse(contentCreated) / 1000) * 1000);
-  }
-
-  get seenCount(): number {
-    return this.seen.size;
-  }
-
-  /** Forgets blobs created before `before`: no later listing reaches back that far. */
-  pruneSeen(before: Date): void {
-    const limit = before.getTime();
-    for (const [h, at] of this.seen) if (at < limit) this.seen.delete(h);
   }
 
   addGap(gap: Gap): void {
@@ -92,18 +121,16 @@ export class Watermark {
   }
 
   toDocument(now: Date): WatermarkDocument {
-    const seen: Record<string, string[]> = {};
-    for (const [h, at] of [...this.seen].sort((a, b) => a[1] - b[1])) {
-      const key = new Date(at).toISOString().replace('.000Z', 'Z');
-      (seen[key] ??= []).push(h);
-    }
     return {
       version: WATERMARK_VERSION,
       tenantId: this.tenantId,
       contentType: this.contentType,
       cursor: this.cursor?.toISOString() ?? null,
-      seen,
+      origin: this.origin?.toISOString() ?? null,
       subscription: this.subscription,
+      resume: this.resume,
+      sweep: this.sweep,
+      quarantine: [...this.quarantine.values()],
       gaps: this.gaps,
       gapCount: this.gapCount,
       lastRun: this.lastRun,
@@ -118,22 +145,59 @@ export class Watermark {
     } catch {
       throw new WatermarkFormatError(where, 'not JSON');
     }
-    const d = doc as Partial<WatermarkDocument> | null;
+    const d = doc as Partial<WatermarkDocument> | Partial<WatermarkDocumentV1> | null;
     if (typeof d !== 'object' || d === null) throw new WatermarkFormatError(where, 'not a JSON object');
-    if (d.version !== WATERMARK_VERSION) {
+    if (d.version !== WATERMARK_VERSION && d.version !== 1) {
       throw new WatermarkFormatError(
         where,
-        `version ${JSON.stringify(d.version)} is not ${WATERMARK_VERSION}`,
+        `version ${JSON.stringify(d.version)} is not ${WATERMARK_VERSION} (a newer collector wrote it?)`,
       );
     }
-    if (d.tenantId !== tenantId || d.contentType !== contentType) {
-      throw new WatermarkFormatError(where, `it belongs to ${String(d.tenantId)} / ${String(d.contentType)}`);
+    const owner = d as { tenantId?: unknown; contentType?: unknown };
+    if (owner.tenantId !== tenantId || owner.contentType !== contentType) {
+      throw new WatermarkFormatError(
+        where,
+        `it belongs to ${String(owner.tenantId)} / ${String(owner.contentType)}`,
+      );
     }
     if (d.cursor !== null && (typeof d.cursor !== 'string' || Number.isNaN(Date.parse(d.cursor)))) {
       throw new WatermarkFormatError(where, 'cursor is not a time');
     }
+    if (d.version === 1) return Watermark.fromV1(d as WatermarkDocumentV1, where, tenantId, contentType);
+    const v2 = d as Partial<WatermarkDocument>;
+    if (!Array.isArray(v2.quarantine)) throw new WatermarkFormatError(where, 'quarantine is missing');
+    if (typeof v2.sweep !== 'object' || v2.sweep === null) {
+      throw new WatermarkFormatError(where, 'sweep is missing');
+    }
+    return new Watermark(tenantId, contentType, v2 as WatermarkDocument);
+  }
+
+  private static fromV1(
+    d: WatermarkDocumentV1,
+    where: string,
+    tenantId: string,
+    contentType: ContentType,
+  ): Watermark {
     if (typeof d.seen !== 'object' || d.seen === null)
       throw new WatermarkFormatError(where, 'seen is missing');
-    return new Watermark(tenantId, contentType, d as WatermarkDocument);
+    const w = new Watermark(tenantId, contentType, {
+      version: WATERMARK_VERSION,
+      tenantId,
+      contentType,
+      cursor: d.cursor,
+      origin: null,
+      subscription: d.subscription,
+      resume: null,
+      sweep: EMPTY_SWEEP,
+      quarantine: [],
+      gaps: d.gaps ?? [],
+      gapCount: d.gapCount ?? 0,
+      lastRun: null,
+      updatedAt: '',
+    });
+    for (const [second, hashes] of Object.entries(d.seen)) {
+      for (const h of hashes) if (/^[0-9a-f]{16}$/.test(h)) w.legacySeen.push([h, second]);
+    }
+    return w;
   }
 }

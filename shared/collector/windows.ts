@@ -3,10 +3,15 @@
  * at most 24 hours, never starting earlier than the API allows.
  */
 
+export const MINUTE_MS = 60_000;
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 24 * HOUR_MS;
 /** The API lists content up to 7 days back. */
 export const API_RETENTION_MS = 7 * DAY_MS;
+/** Listing starts stay this far inside the 7 days, so a request that waits a little is still accepted. */
+export const LIST_MARGIN_MS = 2 * MINUTE_MS;
+/** A first run starts this far inside the 7 days: room for its first windows before they expire. */
+export const FIRST_RUN_MARGIN_MS = 15 * MINUTE_MS;
 
 export interface Window {
   start: Date;
@@ -16,15 +21,17 @@ export interface Window {
 export interface Gap {
   start: string;
   end: string;
-  reason: 'cursor-older-than-api-retention' | 'content-expired';
+  reason: 'cursor-older-than-api-retention' | 'content-expired' | 'quarantined-until-expired';
   contentId?: string;
+  /** Why the content could not be collected (quarantined blobs: the last error). */
+  error?: string;
 }
 
 export interface WindowPlan {
   windows: Window[];
   /** Content between the cursor and the oldest time the API still lists: lost, and reported. */
   gap: { start: Date; end: Date } | undefined;
-  /** The earliest listing start of this plan; seen entries older than this can be forgotten. */
+  /** Where this plan starts listing (cursor − overlap, or the oldest listable time). */
   listFrom: Date;
 }
 
@@ -32,8 +39,8 @@ export interface PlanOptions {
   now: Date;
   /** Re-list this much before the cursor to catch content that became available late. */
   overlapMs: number;
-  /** Stay this far inside the 7-day limit, so a request queued for a while is still accepted. */
-  retentionMarginMs: number;
+  /** Stay this far inside the 7-day limit. Default LIST_MARGIN_MS. */
+  retentionMarginMs?: number;
   /** Longest window; the API accepts 24 hours. */
   maxWindowMs?: number;
 }
@@ -43,19 +50,38 @@ export function floorToSecond(d: Date | number): Date {
   return new Date(ms - (((ms % 1000) + 1000) % 1000));
 }
 
+/** The oldest listing start the API accepts at `now`, with the margin. */
+export function oldestListable(now: Date | number, marginMs = LIST_MARGIN_MS): Date {
+  return floorToSecond((typeof now === 'number' ? now : now.getTime()) - API_RETENTION_MS + marginMs);
+}
+
+/**
+ * Splits [from, to) into windows of at most `maxWindowMs`. Windows within a day of the retention edge
+ * are at most an hour, so the cursor there moves in small steps and content that is about to expire is
+ * not held up behind a whole day of listing.
+ */
+export function splitWindows(from: number, to: number, edge: number, maxWindowMs = DAY_MS): Window[] {
+  const windows: Window[] = [];
+  for (let start = from; start < to;) {
+    const size = start < edge + DAY_MS ? Math.min(maxWindowMs, HOUR_MS) : maxWindowMs;
+    const end = Math.min(to, start + size);
+    windows.push({ start: new Date(start), end: new Date(end) });
+    start = end;
+  }
+  return windows;
+}
+
 /** Plans the windows from `cursor − overlap` to `now`. */
 export function planWindows(cursor: Date, options: PlanOptions): WindowPlan {
   const now = floorToSecond(options.now).getTime();
-  const oldest = floorToSecond(now - API_RETENTION_MS + options.retentionMarginMs).getTime();
-  const maxWindow = options.maxWindowMs ?? DAY_MS;
+  const oldest = oldestListable(now, options.retentionMarginMs).getTime();
   const cursorMs = floorToSecond(cursor).getTime();
 
   const gap = cursorMs < oldest ? { start: new Date(cursorMs), end: new Date(oldest) } : undefined;
   const from = Math.min(now, Math.max(oldest, cursorMs - options.overlapMs));
-
-  const windows: Window[] = [];
-  for (let start = from; start < now; start += maxWindow) {
-    windows.push({ start: new Date(start), end: new Date(Math.min(now, start + maxWindow)) });
-  }
-  return { windows, gap, listFrom: new Date(from) };
+  return {
+    windows: splitWindows(from, now, oldest, options.maxWindowMs),
+    gap,
+    listFrom: new Date(from),
+  };
 }

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
+import type { Readable } from 'node:stream';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import type { TokenCredential } from '@azure/identity';
 import type { AuditRecord, ContentBlobRef, ContentType } from '../contentTypes';
@@ -12,12 +13,13 @@ import {
   SubscriptionNotEnabledError,
   ThrottledError,
   UntrustedUrlError,
+  redactQuery,
 } from '../errors';
 import { silentLogger, type Logger } from '../logging';
 import { sleep } from '../sleep';
 import { RequestPacer } from './pacer';
+import { BlobBodyError, RecordSplitter, type BlobElement } from './recordSplitter';
 import {
-  checkContentBlob,
   checkContentList,
   checkSubscription,
   checkSubscriptionList,
@@ -42,8 +44,10 @@ export interface ManagementActivityClientOptions {
   timeoutMs?: number;
   /** Extra CA to trust (the local simulator's self-signed certificate). */
   tlsCaPem?: string;
-  /** Largest response body accepted. Default 512 MiB. */
+  /** Largest listing or error body accepted (content blobs are streamed, record by record). Default 16 MiB. */
   maxResponseBytes?: number;
+  /** Limits on one record of a content blob; bigger or deeper records are refused, not fetched again. */
+  recordLimits?: { maxBytes: number; maxDepth: number };
   logger?: Logger;
   tokenCache?: TokenCacheOptions;
 }
@@ -70,6 +74,29 @@ export interface ClientStats {
 interface Sent<T> {
   value: T;
   headers: AxiosResponse['headers'];
+}
+
+/** What reading one content blob delivered. */
+export interface BlobReadResult {
+  /** Elements of the blob's array, refused ones included. */
+  elements: number;
+  records: number;
+  rejected: number;
+  /** Body bytes read in the attempt that finished. */
+  bytes: number;
+}
+
+/** Receives each element of a content blob in order; awaited, so a slow consumer slows the download. */
+export type ElementHandler = (element: BlobElement) => void | Promise<void>;
+
+/** Defaults for one record: what the queue's batches can carry, and Cosmos DB's nesting limit. */
+export const DEFAULT_RECORD_LIMITS = { maxBytes: 15 * 1024 * 1024, maxDepth: 128 };
+
+/** An error thrown by the caller's element handler: never retried here. */
+class HandlerError extends Error {
+  constructor(readonly inner: unknown) {
+    super('element handler failed');
+  }
 }
 
 const RETRYABLE_SERVICE_CODES = new Set(['AF50000', 'AF50005', 'AF50006']);
@@ -100,6 +127,8 @@ export class ManagementActivityClient {
   private readonly http: AxiosInstance;
   private readonly agents: { http: http.Agent; https: https.Agent };
   private readonly logger: Logger;
+  private readonly recordLimits: { maxBytes: number; maxDepth: number };
+  private readonly timeoutMs: number;
 
   constructor(options: ManagementActivityClientOptions) {
     this.tenantId = options.tenantId;
@@ -114,6 +143,8 @@ export class ManagementActivityClient {
     );
     this.pacer = options.pacer ?? new RequestPacer({ requestsPerMinute: options.requestsPerMinute ?? 1800 });
     this.retry = { maxRetries: 6, ...options.retry };
+    this.recordLimits = options.recordLimits ?? DEFAULT_RECORD_LIMITS;
+    this.timeoutMs = options.timeoutMs ?? 60_000;
     this.logger = options.logger ?? silentLogger;
     this.agents = {
       http: new http.Agent({ keepAlive: true }),
@@ -123,13 +154,13 @@ export class ManagementActivityClient {
       }),
     };
     this.http = axios.create({
-      timeout: options.timeoutMs ?? 60_000,
+      timeout: this.timeoutMs,
       // A redirect would carry the Authorization header to wherever it points.
       maxRedirects: 0,
       responseType: 'text',
       transformResponse: [(data: unknown) => data],
       validateStatus: () => true,
-      maxContentLength: options.maxResponseBytes ?? 512 * 1024 * 1024,
+      maxContentLength: options.maxResponseBytes ?? 16 * 1024 * 1024,
       httpAgent: this.agents.http,
       httpsAgent: this.agents.https,
       headers: { Accept: 'application/json', 'User-Agent': 'auditfeed' },
@@ -171,11 +202,13 @@ export class ManagementActivityClient {
     contentType: ContentType,
     start: Date,
     end: Date,
-    options: OperationOptions = {},
+    options: OperationOptions & { fromPage?: string } = {},
   ): AsyncGenerator<ContentPage, void, undefined> {
+    // fromPage: a NextPageUri saved by an earlier listing of the same window, to continue where it stopped.
     let url: string | undefined =
+      options.fromPage ??
       `${this.feedRoot}/subscriptions/content?contentType=${encodeURIComponent(contentType)}` +
-      `&startTime=${formatTime(start)}&endTime=${formatTime(end)}`;
+        `&startTime=${formatTime(start)}&endTime=${formatTime(end)}`;
     const seen = new Set<string>();
     for (let page = 0; url !== undefined; page++) {
       seen.add(url);
@@ -198,9 +231,42 @@ export class ManagementActivityClient {
     }
   }
 
-  /** Fetches one content blob: the audit records it holds. */
+  /**
+   * Reads one content blob as a stream, handing each element of its array to `onElement` in order, so
+   * memory stays bounded by the largest record whatever the blob's size. Elements that are not usable
+   * records (not an object, invalid JSON, too large, too deep) come as `rejected`, and the rest flows.
+   * A read cut off part-way is retried from where it stopped: elements already handed over are skipped.
+   */
+  async readContent(
+    contentUri: string,
+    onElement: ElementHandler,
+    options: OperationOptions = {},
+  ): Promise<BlobReadResult> {
+    const progress: BlobReadResult = { elements: 0, records: 0, rejected: 0, bytes: 0 };
+    return this.withRetries('GET', contentUri, options, (url, token) =>
+      this.attemptStream(url, token, onElement, progress, options.signal),
+    );
+  }
+
+  /** Fetches one content blob whole: its records. For small blobs and tests; the collector streams. */
   async fetchContent(contentUri: string, options: OperationOptions = {}): Promise<AuditRecord[]> {
-    return (await this.send('GET', contentUri, checkContentBlob, options)).value;
+    const records: AuditRecord[] = [];
+    const refused: string[] = [];
+    await this.readContent(
+      contentUri,
+      (e) => {
+        if (e.kind === 'record') records.push(JSON.parse(e.json) as AuditRecord);
+        else refused.push(`element ${e.index}: ${e.reason}`);
+      },
+      options,
+    );
+    if (refused.length > 0) {
+      throw new MalformedResponseError(
+        `GET ${redactQuery(contentUri)} returned unusable records: ${refused.slice(0, 3).join('; ')}.`,
+        { request: `GET ${redactQuery(contentUri)}`, retryable: false },
+      );
+    }
+    return records;
   }
 
   /** Closes pooled connections. */
@@ -209,12 +275,24 @@ export class ManagementActivityClient {
     this.agents.https.destroy();
   }
 
-  private async send<T>(
+  private send<T>(
     method: 'GET' | 'POST',
     rawUrl: string,
     check: (body: unknown) => Checked<T>,
     options: OperationOptions,
   ): Promise<Sent<T>> {
+    return this.withRetries(method, rawUrl, options, (url, token) =>
+      this.attempt(method, url, token, check, options.signal),
+    );
+  }
+
+  /** Paces, authenticates and retries one operation (throttling, 5xx, network, one fresh token on 401). */
+  private async withRetries<T>(
+    method: 'GET' | 'POST',
+    rawUrl: string,
+    options: OperationOptions,
+    attempt: (url: URL, token: string) => Promise<T>,
+  ): Promise<T> {
     const { signal } = options;
     const count = (key: keyof ClientStats): void => {
       this.stats[key]++;
@@ -228,8 +306,9 @@ export class ManagementActivityClient {
       const token = await this.tokens.get();
       try {
         count('requests');
-        return await this.attempt(method, url, token, check, signal);
+        return await attempt(url, token);
       } catch (e) {
+        if (e instanceof HandlerError) throw e.inner;
         if (!(e instanceof ManagementApiError)) throw e;
         if (e instanceof ThrottledError) count('throttled');
         if (e.status === 401 && !reauthenticated) {
@@ -326,6 +405,103 @@ export class ManagementActivityClient {
     throw this.statusError(response, body, request, details);
   }
 
+  private async attemptStream(
+    url: URL,
+    token: string,
+    onElement: ElementHandler,
+    progress: BlobReadResult,
+    signal: AbortSignal | undefined,
+  ): Promise<BlobReadResult> {
+    const request = `GET ${url.pathname}${url.search}`;
+    let response: AxiosResponse<Readable>;
+    try {
+      response = await this.http.request<Readable>({
+        method: 'GET',
+        url: url.toString(),
+        headers: { Authorization: `Bearer ${token}` },
+        responseType: 'stream',
+        // The splitter bounds memory per record; the blob's total size does not matter.
+        maxContentLength: -1,
+        ...(signal ? { signal } : {}),
+      });
+    } catch (e) {
+      throw this.networkError(e, request, signal);
+    }
+    const stream = response.data;
+    const requestId =
+      headerValue(response.headers, 'request-id') ?? headerValue(response.headers, 'x-ms-request-id');
+    const details = (retryable: boolean): ManagementApiErrorDetails => ({
+      status: response.status,
+      request,
+      retryable,
+      ...(requestId !== undefined ? { requestId } : {}),
+    });
+
+    if (response.status < 200 || response.status >= 300) {
+      const text = await readBounded(stream, 64 * 1024).catch(() => '');
+      let body: unknown;
+      try {
+        body = text === '' ? undefined : JSON.parse(text);
+      } catch {
+        body = undefined;
+      }
+      throw this.statusError({ ...response, data: text }, body, request, (retryable, extra = {}) => ({
+        ...details(retryable),
+        ...extra,
+      }));
+    }
+
+    // Elements handed over by an earlier, cut-off attempt are skipped: a blob's content does not change.
+    const skip = progress.elements;
+    const splitter = new RecordSplitter({
+      maxRecordBytes: this.recordLimits.maxBytes,
+      maxDepth: this.recordLimits.maxDepth,
+    });
+    let bytes = 0;
+    // A body that stops arriving is cut off after the request timeout of silence.
+    let idle: NodeJS.Timeout | undefined;
+    const arm = (): void => {
+      clearTimeout(idle);
+      idle = setTimeout(() => stream.destroy(new IdleBodyError(this.timeoutMs)), this.timeoutMs);
+    };
+    try {
+      arm();
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        arm();
+        bytes += chunk.length;
+        for (const element of splitter.push(chunk)) {
+          if (element.index < skip) continue;
+          clearTimeout(idle);
+          try {
+            await onElement(element);
+          } catch (e) {
+            throw new HandlerError(e);
+          }
+          arm();
+          progress.elements = element.index + 1;
+          if (element.kind === 'record') progress.records++;
+          else progress.rejected++;
+        }
+      }
+      splitter.end();
+    } catch (e) {
+      if (e instanceof HandlerError) throw e;
+      if (e instanceof BlobBodyError) {
+        // A cut-off body is transient; a body of the wrong shape will not improve.
+        throw new MalformedResponseError(
+          `${request} returned HTTP ${response.status} with ${e.truncated ? 'a cut-off body' : 'a body that is not a JSON array of records'}: ${e.message}.`,
+          details(e.truncated),
+        );
+      }
+      throw this.networkError(e, request, signal);
+    } finally {
+      clearTimeout(idle);
+      stream.destroy();
+    }
+    progress.bytes = bytes;
+    return { ...progress };
+  }
+
   private statusError(
     response: AxiosResponse<string>,
     body: unknown,
@@ -363,6 +539,15 @@ export class ManagementActivityClient {
     const code =
       (axios.isAxiosError(e) ? e.code : undefined) ?? (e as NodeJS.ErrnoException).code ?? 'NETWORK_ERROR';
     const reason = e instanceof Error ? e.message : String(e);
+    // axios reports a body over maxContentLength as ERR_BAD_RESPONSE: it will be as big next time.
+    if (/maxContentLength/.test(reason)) {
+      return new ManagementApiError(`${request} failed: the response is larger than allowed (${reason}).`, {
+        request,
+        serviceCode: 'ResponseTooLarge',
+        retryable: false,
+        cause: e,
+      });
+    }
     return new ManagementApiError(`${request} failed without a response: ${reason} (${code}).`, {
       request,
       serviceCode: code,
@@ -398,6 +583,26 @@ export function formatTime(d: Date): string {
 function headerValue(headers: AxiosResponse['headers'], name: string): string | undefined {
   const v: unknown = headers[name];
   return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+/** The body was silent for longer than the request timeout. */
+class IdleBodyError extends Error {
+  readonly code = 'ETIMEDOUT';
+  constructor(ms: number) {
+    super(`no data for ${ms} ms while reading the body`);
+  }
+}
+
+/** Reads at most `max` bytes of a stream as text (an error body; anything past the cap is dropped). */
+async function readBounded(stream: Readable, max: number): Promise<string> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    if (size < max) parts.push(chunk.subarray(0, max - size));
+    size += chunk.length;
+    if (size >= max) break;
+  }
+  return Buffer.concat(parts).toString('utf8');
 }
 
 function describeBody(data: string): string {

@@ -12,7 +12,10 @@ export interface RejectedRecord {
   /** Position of the record in its batch. */
   index: number;
   reason: string;
+  /** The record as received; the raw text when the collector could not parse or keep it as JSON. */
   record: unknown;
+  /** The content blob it came in, for records the collector refused. */
+  contentId?: string;
 }
 
 /**

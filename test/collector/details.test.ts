@@ -103,8 +103,9 @@ describe('bounded work in flight', () => {
     const two = stack.runtime({ ...types, AUDITFEED_CONTENT_TYPE_CONCURRENCY: '2' });
     // Fresh watermarks for the second runtime's content types would be the same blobs: clear them.
     await two.ensureResources();
-    for (const ct of ['Audit.General', 'Audit.Exchange'] as const) {
-      await two.storage.blobs.getContainerClient('watermarks').deleteBlob(`${TENANT}/${ct}.json`);
+    const watermarks = two.storage.blobs.getContainerClient('watermarks');
+    for await (const blob of watermarks.listBlobsFlat({ prefix: `${TENANT}/` })) {
+      await watermarks.deleteBlob(blob.name);
     }
     await stack.collect(two);
     expect(maxOpenBlobs()).toBeGreaterThan(3);
@@ -208,7 +209,7 @@ describe('watermark blobs', () => {
     ).rejects.toBeInstanceOf(WatermarkConflictError);
   });
 
-  it('forgets seen blobs once they leave the overlap, and starts a first run at the configured lookback', async () => {
+  it('starts a first run at the configured lookback, saves that start at once, and lists nothing before it', async () => {
     const activity = { start: '2026-11-19T00:00:00Z', end: '2026-11-21T00:00:00Z' };
     stack = await startCollectorStack({
       scenario: scenario({ activity: { ...activity, recordsPerHour: { 'Audit.Exchange': 24 } } }),
@@ -219,34 +220,44 @@ describe('watermark blobs', () => {
       AUDITFEED_INITIAL_LOOKBACK_HOURS: '24',
       AUDITFEED_OVERLAP_MINUTES: '60',
     });
+    // The first listing fails for good: the start point is saved all the same.
+    stack.sim.faults.add({
+      route: 'content',
+      times: Infinity,
+      action: { kind: 'error', status: 400, code: 'AF20012' },
+    });
+    const failed = await stack.collect(runtime);
+    expect(failed.contentTypes[0]?.outcome).toBe('failed');
+    const saved = await runtime.watermarks.load(TENANT, 'Audit.Exchange');
+    expect(saved.watermark.cursor?.toISOString()).toBe('2026-11-19T12:00:00.000Z');
+    expect(saved.watermark.origin?.toISOString()).toBe('2026-11-19T12:00:00.000Z');
+
+    stack.sim.faults.clear();
+    stack.sim.truth.clearRequests();
+    stack.sim.clock.advance(HOUR_MS);
     const first = await stack.collect(runtime);
     expect(first.totals.gaps).toBe(0);
-    const lists = stack.sim.truth.requests.filter((r) => r.route === 'content');
-    // 24 hours back, less the overlap every listing starts with.
-    expect(new URLSearchParams(lists[0]?.query).get('startTime')).toMatch(/^2026-11-19T11:00:00/);
-
-    for (let run = 0; run < 4; run++) {
-      stack.sim.clock.advance(2 * HOUR_MS);
-      await stack.collect(runtime);
+    // From the saved start, not from an hour later; the overlap does not reach before the start.
+    const starts = stack.sim.truth.requests
+      .filter((r) => r.route === 'content')
+      .map((r) => new URLSearchParams(r.query).get('startTime'));
+    expect(starts[0]).toMatch(/^2026-11-19T12:00:00/);
+    expect(starts.every((t) => t === null || t >= '2026-11-19T12:00:00')).toBe(true);
+    const received = new Set(countIds(await stack.drain()).keys());
+    const expected = stack.sim.truth
+      .blobs({ contentType: 'Audit.Exchange', availableBy: stack.sim.clock.now() })
+      .filter((b) => b.contentCreated >= '2026-11-19T12:00:00');
+    for (const b of expected) {
+      for (const r of stack.sim.truth.records({ contentType: 'Audit.Exchange' })) {
+        if (r.contentId === b.contentId && r.id) expect(received.has(r.id)).toBe(true);
+      }
     }
-    const { watermark } = await runtime.watermarks.load(TENANT, 'Audit.Exchange');
-    const cursor = watermark.cursor!.getTime();
-    const seen = Object.keys(watermark.toDocument(new Date(NOW)).seen).map((t) => Date.parse(t));
-    const before = watermark.seenCount;
-    expect(seen.length).toBeGreaterThan(0);
-    expect(Math.min(...seen)).toBeGreaterThanOrEqual(cursor - 60 * MINUTE);
-    // Without pruning, every blob of the 10 hours collected would still be there.
-    const blobs = stack.sim.truth.blobs({
-      contentType: 'Audit.Exchange',
-      availableBy: stack.sim.clock.now(),
-    });
-    expect(before).toBeLessThan(blobs.length / 3);
   });
 });
 
 describe('listing windows', () => {
   const now = new Date('2026-11-20T12:34:56.789Z');
-  const options = { now, overlapMs: 30 * MINUTE, retentionMarginMs: 15 * MINUTE };
+  const options = { now, overlapMs: 30 * MINUTE };
 
   it('covers cursor − overlap to now in contiguous half-open windows of at most 24 hours', () => {
     const cursor = new Date(now.getTime() - 3 * DAY_MS - 5 * HOUR_MS);
@@ -263,13 +274,20 @@ describe('listing windows', () => {
     expect(windows).toHaveLength(4);
   });
 
-  it('stays 15 minutes inside the 7 days and reports what lies before as a gap', () => {
+  it('stays 2 minutes inside the 7 days, reports what lies before as a gap, and lists the edge hour by hour', () => {
     const cursor = new Date(now.getTime() - 9 * DAY_MS);
     const { windows, gap } = planWindows(cursor, options);
-    const oldest = new Date('2026-11-13T12:49:56.000Z');
+    const oldest = new Date('2026-11-13T12:36:56.000Z');
     expect(gap).toEqual({ start: new Date('2026-11-11T12:34:56.000Z'), end: oldest });
-    expect(windows[0]?.start).toEqual(oldest);
-    expect(windows).toHaveLength(7);
+    expect(windows[0]).toEqual({ start: oldest, end: new Date(oldest.getTime() + HOUR_MS) });
+    expect(windows[windows.length - 1]?.end.toISOString()).toBe('2026-11-20T12:34:56.000Z');
+    for (const [i, w] of windows.entries()) {
+      if (i > 0) expect(w.start).toEqual(windows[i - 1]!.end);
+      const nearEdge = w.start.getTime() < oldest.getTime() + DAY_MS;
+      expect(w.end.getTime() - w.start.getTime()).toBeLessThanOrEqual(nearEdge ? HOUR_MS : DAY_MS);
+    }
+    // A day in hours, then days.
+    expect(windows).toHaveLength(24 + 6);
   });
 
   it('plans nothing when the cursor is now', () => {

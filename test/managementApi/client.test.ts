@@ -334,7 +334,7 @@ describe('ManagementActivityClient against the simulator', () => {
     const c = client();
     const cut = await c.fetchContent(blob.contentUri).catch((e: unknown) => e);
     expect(cut).toBeInstanceOf(MalformedResponseError);
-    expect((cut as Error).message).toContain('not valid JSON');
+    expect((cut as Error).message).toContain('cut-off body');
     expect(c.stats.retries).toBe(4);
 
     sim.faults.clear();
