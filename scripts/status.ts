@@ -11,7 +11,8 @@ import { runAsProgram, withSettings, type Out } from './cli';
 const USAGE = `Usage: npm run status -- [--json] [--lag-warning-minutes N]
 
 Shows, per tenant and content type, how far the collector has got (cursor and lag), the last run's outcome
-and counts, recorded gaps (content the service no longer had), and the poison queue. Reads the same settings
+and counts, content found late by re-listing, quarantined blobs (unreadable, retried until they expire) with
+their errors, recorded gaps (content the service no longer had) and the poison queue. Reads the same settings
 as the function app (AUDITFEED_TENANT_IDS, AUDITFEED_STORAGE…).
 
   --json                    the same as JSON, for scripts
@@ -42,7 +43,9 @@ export function parseArgs(argv: readonly string[]): Args {
 }
 
 export function formatStatus(s: PipelineStatus): string {
-  const rows = [['Tenant', 'Content type', 'Cursor', 'Lag', 'Last run', 'Records', 'Gaps']];
+  const rows = [
+    ['Tenant', 'Content type', 'Cursor', 'Lag', 'Last run', 'Records', 'Late found', 'Quarantined', 'Gaps'],
+  ];
   for (const c of s.contentTypes) {
     const run = c.lastRun;
     rows.push([
@@ -52,6 +55,12 @@ export function formatStatus(s: PipelineStatus): string {
       c.lagSeconds === null ? '-' : formatSeconds(c.lagSeconds),
       run ? `${run.outcome} ${run.finishedAt}` : '-',
       run ? String(run.records) : '-',
+      run && run.lateBlobs > 0
+        ? `${run.lateBlobs} (up to ${formatSeconds(run.maxLatenessSeconds ?? 0)} late)`
+        : run
+          ? '0'
+          : '-',
+      String(c.quarantine.length),
       String(c.gapCount),
     ]);
   }
@@ -63,9 +72,21 @@ export function formatStatus(s: PipelineStatus): string {
       .trimEnd(),
   );
   for (const c of s.contentTypes) {
+    const sweep = c.sweepInProgress
+      ? 'in progress'
+      : c.lastSweepCompletedAt
+        ? `last finished ${c.lastSweepCompletedAt}`
+        : 'not yet run';
+    if (c.started) lines.push(`Full re-listing ${c.tenantId} ${c.contentType}: ${sweep}`);
+    for (const q of c.quarantine) {
+      lines.push(
+        `Quarantined ${c.tenantId} ${c.contentType}: ${q.contentId} (created ${q.contentCreated}, expires ` +
+          `${q.contentExpiration}; ${q.attempts} attempt(s), next ${q.nextAttemptAt}): ${q.error}`,
+      );
+    }
     for (const g of c.gaps) {
       lines.push(
-        `Gap ${c.tenantId} ${c.contentType}: ${g.start} to ${g.end} (${g.reason}${g.contentId ? `, content ${g.contentId}` : ''})`,
+        `Gap ${c.tenantId} ${c.contentType}: ${g.start} to ${g.end} (${g.reason}${g.contentId ? `, content ${g.contentId}` : ''}${g.error ? `: ${g.error}` : ''})`,
       );
     }
   }

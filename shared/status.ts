@@ -1,5 +1,6 @@
 import type { QueueServiceClient } from '@azure/storage-queue';
 import type { ContentType } from './contentTypes';
+import type { QuarantinedBlob } from './collector/watermark';
 import type { Gap } from './collector/windows';
 import type { ContentTypeRunSummary } from './collector/summary';
 import type { WatermarkStore } from './storage/watermarkStore';
@@ -20,6 +21,11 @@ export interface ContentTypeStatus {
   gapCount: number;
   /** The most recent gaps (the watermark keeps a bounded number). */
   gaps: Gap[];
+  /** Blobs that failed and are retried until collected or expired. */
+  quarantine: QuarantinedBlob[];
+  /** When the last full-retention re-listing finished, and whether one is under way. */
+  lastSweepCompletedAt: string | null;
+  sweepInProgress: boolean;
 }
 
 export interface PipelineStatus {
@@ -75,6 +81,9 @@ export async function readStatus(o: StatusOptions): Promise<PipelineStatus> {
         lastRun: watermark.lastRun,
         gapCount: watermark.gapCount,
         gaps: watermark.gaps,
+        quarantine: [...watermark.quarantine.values()],
+        lastSweepCompletedAt: watermark.sweep.completedAt,
+        sweepInProgress: watermark.sweep.next !== null,
       };
       contentTypes.push(status);
       const where = `${tenantId} ${contentType}`;
@@ -87,6 +96,13 @@ export async function readStatus(o: StatusOptions): Promise<PipelineStatus> {
         problems.push(`${where}: the last run failed: ${status.lastRun.error ?? 'no error recorded'}`);
       if (status.gapCount > 0)
         problems.push(`${where}: ${status.gapCount} gap(s) recorded: content the service no longer had`);
+      if (status.quarantine.length > 0) {
+        const soonest = status.quarantine.map((q) => q.contentExpiration).sort()[0];
+        problems.push(
+          `${where}: ${status.quarantine.length} content blob(s) quarantined (unreadable; retried until they ` +
+            `expire, the first at ${soonest}): ${status.quarantine[0]!.error}`,
+        );
+      }
     }
   }
   let poisonMessages: number | undefined;

@@ -10,6 +10,8 @@ param alertEmail string = ''
 param queueName string
 @description('Collector lag (now - cursor) above which the lag alert fires.')
 param lagThresholdSeconds int
+@description('Content found this late (now - contentCreated, by a re-listing) raises an informational alert.')
+param lateThresholdSeconds int = 86400
 
 var abbrs = loadJsonContent('../abbreviations.json')
 var notify = !empty(alertEmail)
@@ -33,12 +35,24 @@ module actionGroup 'br/public:avm/res/insights/action-group:0.8.0' = if (notify)
 
 var actionGroupIds = notify ? [actionGroup!.outputs.resourceId] : []
 
+// The collector logs one short line per tenant x content type and run ("Content type collected {...}",
+// about 1 KB whatever the number of tenants, far below Application Insights' 32,768-character trace
+// limit); the collector alerts read their fields from it.
+var perContentType = join(
+  [
+    'traces'
+    '| where message startswith "Content type collected"'
+    '| extend s = parse_json(substring(message, indexof(message, "{")))'
+  ],
+  '\n'
+)
+
 // Each query returns one row per offending event; the rule fires when there is at least one.
 var rules = [
   {
     name: 'collector-lag'
     displayName: 'auditfeed: collector is behind the audit feed'
-    description: 'A collector run ended more than the threshold behind the feed (maxLagSeconds in the run summary). Content older than 7 days is lost, so act before then.'
+    description: 'A tenant x content type ended a collector run more than the threshold behind the feed (lagSeconds). Content older than 7 days is lost, so act before then; `npm run status` shows which.'
     severity: 2
     frequency: 'PT15M'
     window: 'PT15M'
@@ -46,15 +60,62 @@ var rules = [
     threshold: 0
     query: join(
       [
-        'traces'
-        '| where message startswith "Collector run finished"'
-        '| extend run = parse_json(substring(message, indexof(message, "{")))'
-        '| extend maxLagSeconds = todouble(run.summary.maxLagSeconds)'
-        '| where maxLagSeconds > ${lagThresholdSeconds}'
-        '| project timestamp, maxLagSeconds'
+        perContentType
+        '| extend lagSeconds = todouble(s.lagSeconds)'
+        '| where lagSeconds > ${lagThresholdSeconds}'
+        '| project timestamp, tenantId = tostring(s.tenantId), contentType = tostring(s.contentType), lagSeconds'
       ],
       '\n'
     )
+  }
+  {
+    name: 'quarantined-blob'
+    displayName: 'auditfeed: content blobs are quarantined'
+    description: 'Content blobs could not be read (a body of the wrong shape, a failing server) and are set aside; they are retried until they are collected or expire, when they become gaps. Fires every run while any is quarantined; `npm run status` lists them with their errors.'
+    severity: 2
+    frequency: 'PT15M'
+    window: 'PT15M'
+    operator: 'GreaterThan'
+    threshold: 0
+    query: join(
+      [
+        perContentType
+        '| extend quarantined = toint(s.quarantined)'
+        '| where quarantined > 0'
+        '| project timestamp, tenantId = tostring(s.tenantId), contentType = tostring(s.contentType), quarantined'
+      ],
+      '\n'
+    )
+  }
+  {
+    name: 'late-content'
+    displayName: 'auditfeed: content appeared in the feed very late'
+    description: 'A re-listing found content blobs the service listed more than the threshold after their contentCreated. They were collected; very late content risks expiring before a re-listing finds it (see AUDITFEED_SWEEP_INTERVAL_MINUTES).'
+    severity: 3
+    frequency: 'PT1H'
+    window: 'PT1H'
+    operator: 'GreaterThan'
+    threshold: 0
+    query: join(
+      [
+        perContentType
+        '| extend lateBlobs = toint(s.lateBlobs), maxLatenessSeconds = todouble(s.maxLatenessSeconds)'
+        '| where maxLatenessSeconds > ${lateThresholdSeconds}'
+        '| project timestamp, tenantId = tostring(s.tenantId), contentType = tostring(s.contentType), lateBlobs, maxLatenessSeconds'
+      ],
+      '\n'
+    )
+  }
+  {
+    name: 'rejected-record'
+    displayName: 'auditfeed: records were refused'
+    description: 'Records the pipeline could not store (not a JSON object, nested too deep, too large, no Id) were kept with the reason in the rejected container; the rest of their blobs and batches were stored.'
+    severity: 2
+    frequency: 'PT15M'
+    window: 'PT15M'
+    operator: 'GreaterThan'
+    threshold: 0
+    query: 'traces | where message startswith "Record refused by the collector" or (message startswith "Record " and message contains " rejected: ") | project timestamp, message'
   }
   {
     name: 'collector-silent'

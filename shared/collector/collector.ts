@@ -102,6 +102,7 @@ export class Collector {
             const share = start + (Math.max(0, deadline - start) * tenants) / Math.max(1, waiting);
             waiting--;
             const ctx: RunContext = {
+              shareEnd: share,
               pastShare: () => this.now().getTime() >= share,
               pastDeadline,
               signal: hardStop.signal,

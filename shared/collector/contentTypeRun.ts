@@ -39,6 +39,8 @@ import {
 
 /** The deadlines one tenant × content type works to (collector.ts shares the run among tenants). */
 export interface RunContext {
+  /** When this tenant's share of the run ends (by the collector's clock). */
+  shareEnd: number;
   /** This tenant's share of the run is used up. */
   pastShare: () => boolean;
   /** The run's own deadline has passed. */
@@ -125,13 +127,12 @@ export class ContentTypeRun {
     });
     if (plan.gap) this.recordCursorGap(plan.gap);
     const notBefore = this.watermark.origin?.getTime() ?? 0;
-    const regular = withResume(
-      plan.windows
-        .filter((w) => w.end.getTime() > notBefore)
-        .map((w) => (w.start.getTime() < notBefore ? { start: new Date(notBefore), end: w.end } : w)),
-      this.watermark.resume,
-      plan.gap?.end.getTime() ?? 0,
-    );
+    const regular = withResume(plan.windows, this.watermark.resume, plan.gap?.end.getTime() ?? 0);
+    // The overlap goes after the new content; nothing before the first run's start is ours to list.
+    const overlap = plan.overlap && plan.overlap.end.getTime() > notBefore ? plan.overlap : undefined;
+    if (overlap) {
+      regular.push({ start: new Date(Math.max(overlap.start.getTime(), notBefore)), end: overlap.end });
+    }
 
     if (this.sweepDue(now)) {
       // The sweep reaches back the furthest (what expires first); it takes at most half of what is left
@@ -154,14 +155,17 @@ export class ContentTypeRun {
     await this.save(); // the last save may be due to a gap or a cursor move without pages
   }
 
-  /** Stop taking new work: past this tenant's share (after the first unit of work), or past the run. */
+  /**
+   * Stop taking new work: past this tenant's share or the run's deadline — but only after the first unit
+   * of work, so every tenant moves in every run however many there are (the hard stop still bounds it).
+   */
   private stop(extra?: () => boolean): boolean {
-    if (this.ctx.pastDeadline()) return true;
-    return this.worked && (this.ctx.pastShare() || (extra?.() ?? false));
+    if (!this.worked) return false;
+    return this.ctx.pastShare() || this.ctx.pastDeadline() || (extra?.() ?? false);
   }
 
   private remainingMs(): number {
-    return Math.max(0, this.options.deadlineMs - (this.now().getTime() - Date.parse(this.summary.startedAt)));
+    return Math.max(0, this.ctx.shareEnd - this.now().getTime());
   }
 
   private async ensureSubscription(): Promise<void> {
@@ -218,7 +222,8 @@ export class ContentTypeRun {
       s.resume = null;
     }
     const from = Math.max(floor, Date.parse(s.next));
-    const windows = withResume(splitWindows(from, until.getTime(), oldest), s.resume, from);
+    // Days, not hours, at the edge: a sweep does not move the cursor, and a window costs a request.
+    const windows = withResume(splitWindows(from, until.getTime(), -Infinity), s.resume, from);
     for (const window of windows) {
       if (this.stop(budgetSpent)) {
         await this.save();
@@ -417,7 +422,7 @@ export class ContentTypeRun {
     };
     const where = await this.options.rejects.save(rejected);
     this.summary.rejectedRecords++;
-    this.logger.warn('Record refused by the collector: kept with the reason, the rest of its blob flows', {
+    this.logger.error('Record refused by the collector: kept with the reason, the rest of its blob flows', {
       tenantId: this.tenantId,
       contentType: this.contentType,
       contentId: blob.contentId,

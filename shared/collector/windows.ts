@@ -28,7 +28,10 @@ export interface Gap {
 }
 
 export interface WindowPlan {
+  /** From the cursor to now: listing them moves the cursor. */
   windows: Window[];
+  /** [cursor − overlap, cursor): listed again after the new content, for blobs that appeared late. */
+  overlap: Window | undefined;
   /** Content between the cursor and the oldest time the API still lists: lost, and reported. */
   gap: { start: Date; end: Date } | undefined;
   /** Where this plan starts listing (cursor − overlap, or the oldest listable time). */
@@ -71,16 +74,21 @@ export function splitWindows(from: number, to: number, edge: number, maxWindowMs
   return windows;
 }
 
-/** Plans the windows from `cursor − overlap` to `now`. */
+/**
+ * Plans the listing from `cursor − overlap` to `now`: the windows that move the cursor, and the overlap
+ * before it as one window (at most 24 hours), listed after them so new content comes first.
+ */
 export function planWindows(cursor: Date, options: PlanOptions): WindowPlan {
   const now = floorToSecond(options.now).getTime();
   const oldest = oldestListable(now, options.retentionMarginMs).getTime();
   const cursorMs = floorToSecond(cursor).getTime();
 
   const gap = cursorMs < oldest ? { start: new Date(cursorMs), end: new Date(oldest) } : undefined;
-  const from = Math.min(now, Math.max(oldest, cursorMs - options.overlapMs));
+  const start = Math.min(now, Math.max(oldest, cursorMs));
+  const from = Math.min(start, Math.max(oldest, cursorMs - options.overlapMs));
   return {
-    windows: splitWindows(from, now, oldest, options.maxWindowMs),
+    windows: splitWindows(start, now, oldest, options.maxWindowMs),
+    overlap: from < start ? { start: new Date(from), end: new Date(start) } : undefined,
     gap,
     listFrom: new Date(from),
   };

@@ -64,11 +64,22 @@ describe('collector run summary', () => {
     });
     expect(summary.totals.records).toBeGreaterThan(0);
 
-    // What the collector-lag alert's query does with that trace (infra/app/alerts.bicep).
-    const trace = traces.find((t) => t.startsWith('Collector run finished'))!;
-    const run = JSON.parse(trace.substring(trace.indexOf('{'))) as { summary: { maxLagSeconds: unknown } };
-    expect(typeof run.summary.maxLagSeconds).toBe('number');
-    expect(run.summary.maxLagSeconds).toBe(summary.maxLagSeconds);
+    // What the collector alerts' queries do with the trace (infra/app/alerts.bicep): the per tenant ×
+    // content type line, parsed from its first "{".
+    const trace = traces.find((t) => t.startsWith('Content type collected'))!;
+    expect(trace.length).toBeLessThan(4096);
+    const line = JSON.parse(trace.substring(trace.indexOf('{'))) as Record<string, unknown>;
+    expect(line).toMatchObject({
+      tenantId: TENANT,
+      contentType: 'Audit.General',
+      lagSeconds: summary.contentTypes[0]!.lagSeconds,
+      quarantined: 0,
+      lateBlobs: 0,
+      maxLatenessSeconds: null,
+    });
+    // The run line stays short too: no per-content-type detail in it.
+    const finishedTrace = traces.find((t) => t.startsWith('Collector run finished'))!;
+    expect(finishedTrace.length).toBeLessThan(2048);
   });
 });
 
@@ -259,12 +270,13 @@ describe('listing windows', () => {
   const now = new Date('2026-11-20T12:34:56.789Z');
   const options = { now, overlapMs: 30 * MINUTE };
 
-  it('covers cursor − overlap to now in contiguous half-open windows of at most 24 hours', () => {
+  it('covers the cursor to now in contiguous half-open windows of at most 24 hours, then the overlap before it', () => {
     const cursor = new Date(now.getTime() - 3 * DAY_MS - 5 * HOUR_MS);
-    const { windows, gap, listFrom } = planWindows(cursor, options);
+    const { windows, overlap, gap, listFrom } = planWindows(cursor, options);
     expect(gap).toBeUndefined();
     expect(listFrom.toISOString()).toBe('2026-11-17T07:04:56.000Z');
-    expect(windows[0]?.start).toEqual(listFrom);
+    expect(overlap).toEqual({ start: listFrom, end: new Date('2026-11-17T07:34:56.000Z') });
+    expect(windows[0]?.start).toEqual(overlap?.end);
     expect(windows[windows.length - 1]?.end.toISOString()).toBe('2026-11-20T12:34:56.000Z');
     for (const [i, w] of windows.entries()) {
       expect(w.end.getTime() - w.start.getTime()).toBeLessThanOrEqual(DAY_MS);
@@ -276,8 +288,9 @@ describe('listing windows', () => {
 
   it('stays 2 minutes inside the 7 days, reports what lies before as a gap, and lists the edge hour by hour', () => {
     const cursor = new Date(now.getTime() - 9 * DAY_MS);
-    const { windows, gap } = planWindows(cursor, options);
+    const { windows, gap, overlap } = planWindows(cursor, options);
     const oldest = new Date('2026-11-13T12:36:56.000Z');
+    expect(overlap).toBeUndefined();
     expect(gap).toEqual({ start: new Date('2026-11-11T12:34:56.000Z'), end: oldest });
     expect(windows[0]).toEqual({ start: oldest, end: new Date(oldest.getTime() + HOUR_MS) });
     expect(windows[windows.length - 1]?.end.toISOString()).toBe('2026-11-20T12:34:56.000Z');

@@ -362,10 +362,15 @@ describe('alerts', () => {
     const code = sourceOf(path.join(REPO_ROOT, 'shared'));
     const phrases = [
       'Collector run finished',
-      'maxLagSeconds',
+      'Content type collected',
+      'lagSeconds',
+      'quarantined',
+      'maxLatenessSeconds',
       'recorded as a gap',
       'goes to the poison queue',
       'Poison queue holds',
+      'Record refused by the collector',
+      ' rejected: ',
     ];
     for (const phrase of phrases) {
       expect(`${phrase}: ${alerts.includes(phrase)}`).toBe(`${phrase}: true`);
@@ -373,10 +378,19 @@ describe('alerts', () => {
     }
   });
 
-  it('covers lag, a silent collector, gaps, poison messages and failed invocations', () => {
+  it('covers lag, a silent collector, gaps, quarantine, late content, refused records, poison messages and failed invocations', () => {
     const rules = literal(variable(fileNamed('app/alerts.bicep').root, 'rules')) as { name: string }[];
     expect(rules.map((r) => r.name).sort()).toEqual(
-      ['collector-lag', 'collector-silent', 'function-failures', 'poison-message', 'recorded-gap'].sort(),
+      [
+        'collector-lag',
+        'collector-silent',
+        'function-failures',
+        'late-content',
+        'poison-message',
+        'quarantined-blob',
+        'recorded-gap',
+        'rejected-record',
+      ].sort(),
     );
   });
 });
