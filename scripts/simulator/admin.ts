@@ -28,6 +28,13 @@ function filterFrom(q: URLSearchParams): TruthFilter {
   if (by) f.availableBy = new Date(by);
   const ne = q.get('notExpiredAt');
   if (ne) f.notExpiredAt = new Date(ne);
+  const lb = q.get('listableBy');
+  if (lb) f.listableBy = new Date(lb);
+  const rb = q.get('readableBy');
+  if (rb) f.readableBy = new Date(rb);
+  for (const [k, v] of Object.entries(f)) {
+    if (v instanceof Date && Number.isNaN(v.getTime())) throw new Error(`${k} is not a valid date`);
+  }
   return f;
 }
 
@@ -51,12 +58,21 @@ export function handleAdmin(
   try {
     const path = segs.join('/');
     if (method === 'GET' && path === 'info') return json(200, d.info());
+    if (method === 'GET' && path === 'memory') {
+      // Live memory, not garbage, when the process runs with --expose-gc: lets a test check streaming.
+      const gc = (globalThis as { gc?: () => void }).gc;
+      gc?.();
+      return json(200, { ...process.memoryUsage(), collected: gc !== undefined });
+    }
     if (method === 'GET' && path === 'truth/summary') return json(200, d.truth.summary(d.clock.now()));
     if (method === 'GET' && path === 'truth/record-ids') {
       const ids = [...d.truth.recordIds(filterFrom(q))];
       return json(200, { count: ids.length, ids });
     }
     if (method === 'GET' && path === 'truth/blobs') return json(200, d.truth.blobs(filterFrom(q)));
+    if (method === 'GET' && path === 'truth/rejected-records') {
+      return json(200, d.truth.rejectedRecords(filterFrom(q)));
+    }
     if (method === 'GET' && path === 'truth/stories') return json(200, d.truth.stories());
     if (method === 'GET' && path === 'truth/served') {
       return json(200, {

@@ -1,15 +1,17 @@
 import { isContentType } from '../../shared/contentTypes';
 import type { ContentBlobRef, ContentType } from '../../shared/contentTypes';
 import { isGuid } from '../../shared/guid';
+import { bodyChunks, bodyText } from './body';
 import type { SimClock } from './clock';
 import type { BlobMeta, ContentStore } from './content';
-import { afError, json } from './http';
+import { JSON_TYPE, afError, json } from './http';
 import type { SimResponse } from './http';
 import { decodePageToken, listPage } from './listing';
 import type { ResolvedScenario } from './scenario';
 import type { Subscriptions } from './subscriptions';
 import { DAY, HOUR, parseApiTime } from './time';
 import type { TokenService } from './tokens';
+import { unreadableResponse } from './unreadable';
 
 export type ApiOp = 'start' | 'stop' | 'list' | 'content' | 'blob';
 
@@ -255,8 +257,25 @@ function blob(req: ApiRequest, tenantId: string, deps: ApiDeps): ApiResult {
   if (contentId === '') return afError('AF20052', contentId);
   const meta = deps.store.get(tenantId, contentId);
   const now = deps.clock.now().getTime();
-  // Content that is not available yet does not exist as far as the service is concerned.
-  if (!meta || meta.availableAt > now) return afError('AF20050', contentId);
+  // Content that is not available yet does not exist as far as the service is concerned, and content that
+  // expired before it became available never did: no client could have seen it listed.
+  if (!meta || meta.availableAt > now || meta.availableAt >= meta.contentExpiration) {
+    return afError('AF20050', contentId);
+  }
   if (now >= meta.contentExpiration) return afError('AF20051', contentId);
-  return { ...json(200, deps.store.records(meta)), servedBlob: meta };
+  const texts = (): Iterable<string> => deps.store.recordTexts(meta);
+  if (meta.unreadable && now < meta.unreadable.until) {
+    return unreadableResponse(meta.unreadable, () => bodyText(texts()));
+  }
+  const headers = { 'Content-Type': JSON_TYPE };
+  if (meta.bulky) {
+    const approxBytes = deps.scenario.blobs.bulky.bytes;
+    return {
+      status: 200,
+      headers,
+      stream: { chunks: () => bodyChunks(texts()), approxBytes },
+      servedBlob: meta,
+    };
+  }
+  return { status: 200, headers, body: bodyText(texts()), servedBlob: meta };
 }

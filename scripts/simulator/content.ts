@@ -1,10 +1,16 @@
 import { createHash } from 'node:crypto';
 import type { AuditRecord, ContentType } from '../../shared/contentTypes';
+import { averageRecordBytes, pickBulky } from './bulky';
+import { HOSTILE_OUTCOMES, hostileHasId, hostileText, planHostile } from './hostile';
+import type { Hostile, HostileKind, RecordOutcome } from './hostile';
+import { drawLateness } from './lateness';
 import { EDGE_CASE_RATES, becStory, makeLargeRecord, makeRecord, makeTenantProfile } from './records';
 import type { BecStory, TenantProfile } from './records';
 import { Rng } from './rng';
 import type { ResolvedScenario } from './scenario';
 import { DAY, HOUR, MINUTE, SECOND, recordTime, stamp17 } from './time';
+import { planUnreadable } from './unreadable';
+import type { Unreadable } from './unreadable';
 
 /**
  * Metadata of one content blob. Only this is kept in memory; the records are regenerated from
@@ -20,8 +26,9 @@ export interface BlobMeta {
   /** CreationTime range of the blob's own records, [from, to). */
   readonly recordsFrom: number;
   readonly recordsTo: number;
-  /** Records generated for this blob (excludes repeats of an earlier blob). */
+  /** Records generated for this blob (excludes repeats of an earlier blob and the hostile element). */
   readonly ownCount: number;
+  /** Elements of the served array: repeats, own records and the hostile element. */
   readonly recordCount: number;
   readonly late: boolean;
   /** Index of the one very large record among the own records, or -1. */
@@ -31,7 +38,16 @@ export interface BlobMeta {
   readonly explicit: AuditRecord[] | undefined;
   /** Index in `ContentStore.stories` of the story whose records this blob carries (in `explicit`). */
   readonly story: number | undefined;
+  /** When set, the blob answers unreadably from availability until `unreadable.until`. */
+  readonly unreadable: Unreadable | undefined;
+  /** One extra hostile element among the own records. */
+  readonly hostile: Hostile | undefined;
+  /** Carries about `blobs.bulky.bytes` of records; served streamed. */
+  readonly bulky: boolean;
 }
+
+/** Bulky blobs are sized after planning; only `resizeBulky` writes through this. */
+type Draft = { -readonly [K in keyof BlobMeta]: BlobMeta[K] };
 
 /** A scripted story as planned: what it was about and which blobs carry its records. */
 export interface PlannedStory {
@@ -43,8 +59,12 @@ export interface PlannedStory {
 }
 
 export interface RecordRef {
+  /** Undefined for an element without an Id (or that is no record at all). */
   id: string | undefined;
   creationTime: string | undefined;
+  /** What a correct pipeline does with this element. */
+  outcome: RecordOutcome;
+  hostile?: HostileKind;
 }
 
 const streamKey = (tenantId: string, ct: ContentType): string => `${tenantId}|${ct}`;
@@ -100,7 +120,7 @@ export class ContentStore {
               wEnd + rng.int(s.blobs.latencyMinutes[0] * MINUTE, s.blobs.latencyMinutes[1] * MINUTE);
             const late = rng.chance(s.blobs.lateFraction);
             const availableAt = late
-              ? contentCreated + rng.int(s.blobs.lateHours[0] * HOUR, s.blobs.lateHours[1] * HOUR)
+              ? contentCreated + drawLateness(rng, s.blobs.lateHours, s.blobs.lateDistribution)
               : contentCreated;
             let dup: BlobMeta['dup'];
             if (stream.length > 0 && rng.chance(s.blobs.duplicateFraction)) {
@@ -113,8 +133,16 @@ export class ContentStore {
               s.blobs.largeRecordEvery > 0 && blobCounter % s.blobs.largeRecordEvery === 0
                 ? rng.int(0, size - 1)
                 : -1;
+            const contentId = this.uniqueId(tenant.tenantId, contentCreated, ct, rng);
+            const hostile = planHostile(
+              s.seed,
+              contentId,
+              size,
+              { from: w, to: wEnd },
+              s.blobs.hostileRecords,
+            );
             const meta: BlobMeta = {
-              contentId: this.uniqueId(tenant.tenantId, contentCreated, ct, rng),
+              contentId,
               tenantId: tenant.tenantId,
               contentType: ct,
               contentCreated,
@@ -123,12 +151,15 @@ export class ContentStore {
               recordsFrom: w,
               recordsTo: wEnd,
               ownCount: size,
-              recordCount: size + (dup?.count ?? 0),
+              recordCount: size + (dup?.count ?? 0) + (hostile ? 1 : 0),
               late,
               largeIndex,
               dup,
               explicit: undefined,
               story: undefined,
+              unreadable: planUnreadable(s.seed, contentId, availableAt, s.blobs.unreadable),
+              hostile,
+              bulky: false,
             };
             this.add(stream, meta);
           }
@@ -162,11 +193,39 @@ export class ContentStore {
         dup: undefined,
         explicit: e.records,
         story: undefined,
+        unreadable: undefined,
+        hostile: undefined,
+        bulky: false,
       });
     });
     s.stories.forEach((st, i) => this.planStory(st.tenantId, st.start, i));
     for (const stream of this.streams.values()) stream.sort(byAvailability);
     this.all.sort(byAvailability);
+    this.resizeBulky();
+  }
+
+  /**
+   * Grows `count` generated blobs to about `bytes` of records. Only their own record count changes: ids,
+   * times and records are drawn in order, so the first records (any repeats other blobs took) stay the same.
+   */
+  private resizeBulky(): void {
+    const { count, bytes } = this.scenario.blobs.bulky;
+    if (count === 0) return;
+    const generated = this.all.filter((b) => b.explicit === undefined);
+    const perType = new Map<ContentType, number>();
+    for (const meta of pickBulky(generated, count, this.scenario.seed) as Draft[]) {
+      let avg = perType.get(meta.contentType);
+      if (avg === undefined) {
+        avg = averageRecordBytes(meta.contentType, this.profile(meta.tenantId), this.scenario.seed);
+        perType.set(meta.contentType, avg);
+      }
+      meta.ownCount = Math.max(meta.ownCount, Math.ceil(bytes / avg));
+      meta.recordCount = meta.ownCount + (meta.dup?.count ?? 0);
+      // A bulky blob is only big: reading it must be about streaming, not about anything else.
+      meta.hostile = undefined;
+      meta.unreadable = undefined;
+      meta.bulky = true;
+    }
   }
 
   /**
@@ -211,6 +270,9 @@ export class ContentStore {
         dup: undefined,
         explicit: g.records,
         story: index,
+        unreadable: undefined,
+        hostile: undefined,
+        bulky: false,
       });
       for (const r of g.records) planned.contentIds.set(String(r.Id), contentId);
     }
@@ -249,17 +311,20 @@ export class ContentStore {
     return p;
   }
 
+  /** The 8 key words of a blob's id bijection. */
+  private idKey(meta: BlobMeta): number[] {
+    const key = createHash('sha256').update(`${this.scenario.seed}:${meta.contentId}:ids`).digest();
+    return [0, 1, 2, 3, 4, 5, 6, 7].map((w) => key.readUInt32LE(w * 4));
+  }
+
   /**
    * Ids and times come from streams forked off the blob's Rng, independent of the record generator,
    * so ground truth can enumerate a million ids without building a million records.
-   */
-  /**
    * Ids are a keyed bijection of the record index, not an Rng stream: Rng has 32 bits of state, so the
    * streams of different blobs overlap now and then and would repeat ids across blobs at scale.
    */
   private ownIds(meta: BlobMeta): string[] {
-    const key = createHash('sha256').update(`${this.scenario.seed}:${meta.contentId}:ids`).digest();
-    const words = [0, 1, 2, 3, 4, 5, 6, 7].map((w) => key.readUInt32LE(w * 4));
+    const words = this.idKey(meta);
     const oddRng = new Rng(`${this.scenario.seed}:${meta.contentId}`).fork('odd-ids');
     const ids: string[] = [];
     for (let i = 0; i < meta.ownCount; i++) {
@@ -268,6 +333,11 @@ export class ContentStore {
       ids.push(oddRng.chance(EDGE_CASE_RATES.nonGuidId) ? oddId(id, oddRng) : id);
     }
     return ids;
+  }
+
+  /** The hostile element's Id: the index after the own records, so it never meets one of theirs. */
+  private hostileId(meta: BlobMeta): string {
+    return guid(meta.ownCount, this.idKey(meta));
   }
 
   private ownTimes(meta: BlobMeta): number[] {
@@ -279,56 +349,98 @@ export class ContentStore {
     return times;
   }
 
-  private ownRecords(meta: BlobMeta): AuditRecord[] {
-    if (meta.explicit) return meta.explicit;
+  /** Own records one at a time, so a bulky blob is never whole in memory. */
+  private *ownRecords(meta: BlobMeta): Generator<AuditRecord> {
+    if (meta.explicit) {
+      yield* meta.explicit;
+      return;
+    }
     const rng = new Rng(`${this.scenario.seed}:${meta.contentId}`);
     const ids = this.ownIds(meta);
     const times = this.ownTimes(meta);
     const profile = this.profile(meta.tenantId);
-    const records: AuditRecord[] = [];
     for (let i = 0; i < meta.ownCount; i++) {
       const when = new Date(times[i] as number);
       const record =
         i === meta.largeIndex
           ? makeLargeRecord(meta.contentType, when, profile, rng, this.scenario.blobs.largeRecordBytes)
           : makeRecord(meta.contentType, when, profile, rng);
-      records.push(withId(record, ids[i] as string));
+      yield withId(record, ids[i] as string);
     }
-    return records;
   }
 
-  /** The blob's records, exactly as served. */
-  records(meta: BlobMeta): AuditRecord[] {
-    const own = this.ownRecords(meta);
-    if (!meta.dup) return own;
-    const { source, start, count } = meta.dup;
-    return [...this.ownRecords(source).slice(start, start + count), ...own];
+  private hostileText(meta: BlobMeta, h: Hostile): string {
+    const rng = new Rng(`${this.scenario.seed}:${meta.contentId}:hostile`);
+    const base = makeRecord(meta.contentType, new Date(h.time), this.profile(meta.tenantId), rng);
+    return hostileText(h, withId(base, this.hostileId(meta)));
   }
 
-  /** Ids and CreationTimes of the blob's records in served order, without generating the records. */
+  /**
+   * The JSON text of every element of the blob's body in served order — repeats, then own records with
+   * the hostile element among them — generated lazily.
+   */
+  *recordTexts(meta: BlobMeta): Generator<string> {
+    if (meta.dup) {
+      const { source, start, count } = meta.dup;
+      let i = 0;
+      for (const r of this.ownRecords(source)) {
+        if (i >= start + count) break;
+        if (i >= start) yield JSON.stringify(r);
+        i++;
+      }
+    }
+    const h = meta.hostile;
+    let i = 0;
+    for (const r of this.ownRecords(meta)) {
+      if (h?.position === i) yield this.hostileText(meta, h);
+      yield JSON.stringify(r);
+      i++;
+    }
+    if (h?.position === i) yield this.hostileText(meta, h);
+  }
+
+  /** Ids, CreationTimes and outcomes of the blob's elements in served order, without generating records. */
   refs(meta: BlobMeta): RecordRef[] {
     const own = (m: BlobMeta): RecordRef[] => {
       if (m.explicit) {
         return m.explicit.map((r) => ({
           id: typeof r.Id === 'string' ? r.Id : undefined,
           creationTime: typeof r.CreationTime === 'string' ? r.CreationTime : undefined,
+          outcome: 'store',
         }));
       }
       const times = this.ownTimes(m);
-      return this.ownIds(m).map((id, i) => ({ id, creationTime: recordTime(times[i] as number) }));
+      return this.ownIds(m).map((id, i) => ({
+        id,
+        creationTime: recordTime(times[i] as number),
+        outcome: 'store',
+      }));
     };
-    if (!meta.dup) return own(meta);
+    const mine = own(meta);
+    const h = meta.hostile;
+    if (h) {
+      mine.splice(h.position, 0, {
+        id: hostileHasId(h.kind) ? this.hostileId(meta) : undefined,
+        creationTime: h.kind === 'not-object' ? undefined : recordTime(h.time),
+        outcome: HOSTILE_OUTCOMES[h.kind],
+        hostile: h.kind,
+      });
+    }
+    if (!meta.dup) return mine;
     const { source, start, count } = meta.dup;
-    return [...own(source).slice(start, start + count), ...own(meta)];
+    return [...own(source).slice(start, start + count), ...mine];
   }
 
-  /** Just the record ids of a blob (served order), the cheapest thing truth can ask for. */
+  /** Ids of the blob's records a correct pipeline stores (served order), the cheapest thing truth can ask for. */
   ids(meta: BlobMeta): Array<string | undefined> {
     const own = (m: BlobMeta): Array<string | undefined> =>
       m.explicit ? m.explicit.map((r) => (typeof r.Id === 'string' ? r.Id : undefined)) : this.ownIds(m);
-    if (!meta.dup) return own(meta);
+    const mine = own(meta);
+    const h = meta.hostile;
+    if (h && HOSTILE_OUTCOMES[h.kind] === 'store') mine.splice(h.position, 0, this.hostileId(meta));
+    if (!meta.dup) return mine;
     const { source, start, count } = meta.dup;
-    return [...own(source).slice(start, start + count), ...own(meta)];
+    return [...own(source).slice(start, start + count), ...mine];
   }
 }
 

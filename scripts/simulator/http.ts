@@ -2,13 +2,24 @@ import type { IncomingMessage } from 'node:http';
 import { afBody, afMessage, afStatus } from './errors';
 import type { AfCode } from './errors';
 
-/** A response computed in full before it is sent, so faults such as truncate can mangle it. */
+/**
+ * A response computed in full before it is sent, so faults such as truncate can mangle it — or, for a body
+ * too big to hold, generated while it is sent (`stream`, chunked transfer encoding).
+ */
 export interface SimResponse {
   status: number;
   headers?: Record<string, string>;
   body?: string | Buffer;
+  stream?: StreamedBody;
   /** AF code or Entra error, for the request log. */
   errorCode?: string;
+}
+
+export interface StreamedBody {
+  /** Pieces of the body, generated as they are pulled. */
+  chunks: () => Iterable<string>;
+  /** About how big the whole body is: where a truncate fault cuts it. */
+  approxBytes: number;
 }
 
 export const JSON_TYPE = 'application/json; charset=utf-8';

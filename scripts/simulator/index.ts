@@ -10,7 +10,12 @@
  */
 export { startSimulator } from './server';
 export type { ManagedIdentityEndpoint, Simulator, SimulatorOptions, SubscriptionControl } from './server';
-export { loadScenarioFile, resolveScenario, DEFAULT_RECORDS_PER_HOUR } from './scenario';
+export {
+  loadScenarioFile,
+  resolveScenario,
+  DEFAULT_RECORDS_PER_HOUR,
+  HOSTILE_BLOB_DEFAULTS,
+} from './scenario';
 export type {
   AppSpec,
   ExplicitBlobSpec,
@@ -21,7 +26,13 @@ export type {
   ScenarioSpec,
   StorySpec,
   TenantSpec,
+  UnreadableSpec,
 } from './scenario';
+export { UNREADABLE_KINDS } from './unreadable';
+export type { UnreadableKind } from './unreadable';
+export { DEEP_LEVELS, HOSTILE_KINDS, HOSTILE_OUTCOMES, HUGE_STRING_CHARS } from './hostile';
+export type { HostileKind, RecordOutcome } from './hostile';
+export type { LateDistribution } from './lateness';
 export { DEFAULT_RANDOM_ACTIONS, FAULT_ROUTES } from './faults';
 export type {
   FaultAction,
@@ -32,6 +43,7 @@ export type {
   RandomFaultOptions,
 } from './faults';
 export type {
+  RejectedRecord,
   RequestLogEntry,
   Truth,
   TruthBlob,

@@ -2,9 +2,15 @@ import { readFileSync } from 'node:fs';
 import { CONTENT_TYPES, isContentType } from '../../shared/contentTypes';
 import type { AuditRecord, ContentType } from '../../shared/contentTypes';
 import { isGuid } from '../../shared/guid';
+import type { ResolvedBulkySpec } from './bulky';
 import { toDate } from './clock';
+import { HOSTILE_KINDS } from './hostile';
+import type { HostileKind, ResolvedHostileSpec } from './hostile';
+import type { LateDistribution } from './lateness';
 import { Rng } from './rng';
 import { DAY } from './time';
+import { UNREADABLE_KINDS } from './unreadable';
+import type { ResolvedUnreadableSpec, UnreadableKind } from './unreadable';
 
 export interface TenantSpec {
   tenantId: string;
@@ -71,13 +77,25 @@ export interface ScenarioSpec {
     aggregationMinutes?: number;
     /** Delay from the end of a blob's aggregation window to its contentCreated. */
     latencyMinutes?: [number, number];
-    /** Share of blobs that become available hours after their contentCreated. */
+    /** Share of blobs that become available hours to days after their contentCreated. */
     lateFraction?: number;
+    /** How late, in hours; default [2, 160]. A blob late by 168 h or more is never listable. */
     lateHours?: [number, number];
+    /**
+     * How lateness spreads over lateHours. Default 'logUniform' (mostly hours, some days) when lateHours
+     * is defaulted too; 'uniform' when a scenario sets lateHours, as it was written for.
+     */
+    lateDistribution?: LateDistribution;
     /** Share of blobs that repeat some records of an earlier blob of the same stream. */
     duplicateFraction?: number;
     largeRecordEvery?: number;
     largeRecordBytes?: number;
+    /** Generated blobs that cannot be read for a while after they are listed (or until expiry). */
+    unreadable?: UnreadableSpec;
+    /** Generated blobs that carry one extra hostile array element besides their records. */
+    hostileRecords?: { fraction: number; kinds?: HostileKind[] };
+    /** Generated blobs that carry about `bytes` of ordinary records, served streamed (chunked). */
+    bulky?: { count: number; bytes: number };
   };
   listing?: { pageSize?: number; nextPageHeader?: 'NextPageUri' | 'NextPageUrl' | 'alternate' };
   subscriptions?: { preStarted?: boolean };
@@ -87,6 +105,27 @@ export interface ScenarioSpec {
   /** Per-tenant API request limit (AF429 over it); default unlimited. */
   rateLimitPerMinute?: number;
 }
+
+export interface UnreadableSpec {
+  fraction: number;
+  /** Default all four kinds. */
+  kinds?: UnreadableKind[];
+  /** Hours after availability until the blob reads normally; null: never. Default [1, 48]. */
+  recoverAfterHours?: [number, number] | null;
+  /** Share of the unreadable blobs that never recover even when recoverAfterHours is set; default 0. */
+  permanentFraction?: number;
+}
+
+/**
+ * Unreadable blobs and hostile records at rates a long run meets several of, for the chaos suite and local
+ * runs: `blobs: { ...spec.blobs, ...HOSTILE_BLOB_DEFAULTS }`. Off unless a scenario asks for it.
+ */
+export const HOSTILE_BLOB_DEFAULTS: Readonly<
+  Pick<NonNullable<ScenarioSpec['blobs']>, 'unreadable' | 'hostileRecords'>
+> = Object.freeze({
+  unreadable: { fraction: 0.02, recoverAfterHours: [1, 48], permanentFraction: 0.25 },
+  hostileRecords: { fraction: 0.02 },
+});
 
 export interface ResolvedTenant {
   tenantId: string;
@@ -132,9 +171,13 @@ export interface ResolvedScenario {
     latencyMinutes: [number, number];
     lateFraction: number;
     lateHours: [number, number];
+    lateDistribution: LateDistribution;
     duplicateFraction: number;
     largeRecordEvery: number;
     largeRecordBytes: number;
+    unreadable: ResolvedUnreadableSpec;
+    hostileRecords: ResolvedHostileSpec;
+    bulky: ResolvedBulkySpec;
   };
   listing: { pageSize: number; nextPageHeader: 'NextPageUri' | 'NextPageUrl' | 'alternate' };
   subscriptions: { preStarted: boolean };
@@ -172,6 +215,53 @@ function fraction(value: number | undefined, fallback: number, what: string): nu
   const f = value ?? fallback;
   if (!(f >= 0 && f <= 1)) throw new Error(`scenario: ${what} must be between 0 and 1, got ${value}`);
   return f;
+}
+
+function kinds<K extends string>(value: K[] | undefined, all: readonly K[], what: string): K[] {
+  const list = value ?? [...all];
+  if (!Array.isArray(list) || list.length === 0 || list.some((k) => !all.includes(k))) {
+    throw new Error(
+      `scenario: ${what} must be a non-empty list of ${all.join(', ')}, got ${JSON.stringify(value)}`,
+    );
+  }
+  return [...list];
+}
+
+function resolveLateness(b: NonNullable<ScenarioSpec['blobs']>): {
+  lateHours: [number, number];
+  lateDistribution: LateDistribution;
+} {
+  const lateHours = range(b.lateHours, [2, 160], 'blobs.lateHours');
+  const lateDistribution = b.lateDistribution ?? (b.lateHours === undefined ? 'logUniform' : 'uniform');
+  if (lateDistribution !== 'uniform' && lateDistribution !== 'logUniform') {
+    throw new Error(
+      `scenario: blobs.lateDistribution must be 'uniform' or 'logUniform', got ${String(lateDistribution)}`,
+    );
+  }
+  if (lateDistribution === 'logUniform' && !(lateHours[0] > 0)) {
+    throw new Error('scenario: blobs.lateHours minimum must be above 0 for a logUniform lateDistribution');
+  }
+  return { lateHours, lateDistribution };
+}
+
+function resolveUnreadable(u: UnreadableSpec | undefined): ResolvedUnreadableSpec {
+  const recover = u?.recoverAfterHours;
+  return {
+    fraction: fraction(u?.fraction, 0, 'blobs.unreadable.fraction'),
+    kinds: kinds(u?.kinds, UNREADABLE_KINDS, 'blobs.unreadable.kinds'),
+    recoverAfterHours:
+      recover === null ? null : range(recover, [1, 48], 'blobs.unreadable.recoverAfterHours'),
+    permanentFraction: fraction(u?.permanentFraction, 0, 'blobs.unreadable.permanentFraction'),
+  };
+}
+
+function resolveBulky(v: { count: number; bytes: number } | undefined): ResolvedBulkySpec {
+  const count = v?.count ?? 0;
+  const bytes = v?.bytes ?? 150 * 1024 * 1024;
+  if (!(Number.isInteger(count) && count >= 0))
+    throw new Error('scenario: blobs.bulky.count must be an integer >= 0');
+  if (!(bytes > 0)) throw new Error('scenario: blobs.bulky.bytes must be positive');
+  return { count, bytes };
 }
 
 /** Fills defaults and validates, so a typo in a scenario file fails at start, not mid-test. */
@@ -279,10 +369,16 @@ export function resolveScenario(spec: ScenarioSpec, clockStart: Date): ResolvedS
       aggregationMinutes,
       latencyMinutes: range(b.latencyMinutes, [15, 90], 'blobs.latencyMinutes'),
       lateFraction: fraction(b.lateFraction, 0.03, 'blobs.lateFraction'),
-      lateHours: range(b.lateHours, [2, 12], 'blobs.lateHours'),
+      ...resolveLateness(b),
       duplicateFraction: fraction(b.duplicateFraction, 0.05, 'blobs.duplicateFraction'),
       largeRecordEvery: b.largeRecordEvery ?? 0,
       largeRecordBytes: b.largeRecordBytes ?? 256 * 1024,
+      unreadable: resolveUnreadable(b.unreadable),
+      hostileRecords: {
+        fraction: fraction(b.hostileRecords?.fraction, 0, 'blobs.hostileRecords.fraction'),
+        kinds: kinds(b.hostileRecords?.kinds, HOSTILE_KINDS, 'blobs.hostileRecords.kinds'),
+      },
+      bulky: resolveBulky(b.bulky),
     },
     listing: { pageSize, nextPageHeader: spec.listing?.nextPageHeader ?? 'NextPageUri' },
     subscriptions: { preStarted: spec.subscriptions?.preStarted ?? false },

@@ -19,6 +19,7 @@ import { resolveScenario } from './scenario';
 import type { ManagedIdentitySpec, ResolvedApp, ResolvedScenario, ScenarioSpec } from './scenario';
 import { Subscriptions } from './subscriptions';
 import type { SubscriptionInfo, SubscriptionState } from './subscriptions';
+import { sendStream } from './streaming';
 import { createSelfSignedCertificate } from './tls';
 import { TokenService } from './tokens';
 import { GroundTruth, RequestLog } from './truth';
@@ -226,6 +227,14 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
   };
 
   function send(res: ServerResponse, r: SimResponse, requestId: string, truncate: boolean): void {
+    if (r.stream) {
+      res.writeHead(r.status, { ...r.headers, 'request-id': requestId });
+      sendStream(res, r.stream, truncate).catch((err: unknown) => {
+        res.destroy();
+        if (process.env.SIM_DEBUG) console.error('simulator: streamed response failed', err);
+      });
+      return;
+    }
     const body = typeof r.body === 'string' ? Buffer.from(r.body) : (r.body ?? Buffer.alloc(0));
     res.writeHead(r.status, { ...r.headers, 'request-id': requestId, 'Content-Length': String(body.length) });
     if (!truncate) {

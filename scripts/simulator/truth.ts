@@ -1,6 +1,11 @@
 import type { AuditRecord, ContentBlobRef, ContentType } from '../../shared/contentTypes';
 import type { BlobMeta, ContentStore } from './content';
+import { REJECT_REASONS } from './hostile';
+import type { HostileKind, RecordOutcome } from './hostile';
 import type { SimUser } from './records';
+import { HOUR } from './time';
+import { unreadableUntil } from './unreadable';
+import type { UnreadableKind } from './unreadable';
 
 export interface RequestLogEntry {
   /** Simulator-clock time the request arrived. */
@@ -32,6 +37,16 @@ export interface TruthFilter {
   availableBy?: Date;
   /** Only blobs not yet expired at this time. */
   notExpiredAt?: Date;
+  /**
+   * Only blobs the listing showed at some moment up to this time: availableAt <= listableBy and
+   * availableAt < contentExpiration (a blob that arrives after its expiry is never listed).
+   */
+  listableBy?: Date;
+  /**
+   * Only blobs that could be read in full at some moment up to this time: listable, and readable
+   * (past `unreadableUntil`) before both this time and their expiry. What a collector can have by then.
+   */
+  readableBy?: Date;
 }
 
 export interface TruthRecord {
@@ -41,14 +56,36 @@ export interface TruthRecord {
   contentId: string;
   /** As the record spells it: `YYYY-MM-DDTHH:MM:SS`. */
   creationTime: string | undefined;
+  /** Index in the blob's JSON array. */
+  position: number;
+  /** What a correct pipeline does with it: 'reject' only for hostile elements it cannot store. */
+  outcome: RecordOutcome;
+  /** Set on the blob's hostile element (ScenarioSpec.blobs.hostileRecords). */
+  hostile?: HostileKind;
+}
+
+/** An element a correct pipeline rejects (sets aside with its reason) instead of storing. */
+export interface RejectedRecord {
+  tenantId: string;
+  contentType: ContentType;
+  contentId: string;
+  /** Index in the blob's JSON array. */
+  position: number;
+  kind: HostileKind;
+  reason: string;
+  /** The Id it carries, when it has one (deep). */
+  id?: string;
 }
 
 /** A blob as the listing shows it (ISO times, contentUri), plus what only the simulator knows. */
 export interface TruthBlob extends ContentBlobRef {
   tenantId: string;
   availableAt: string;
+  /** Elements of the served array, the hostile one included. */
   recordCount: number;
   late: boolean;
+  /** availableAt − contentCreated, in hours. */
+  latenessHours: number;
   /** contentId of the earlier blob whose records this one repeats. */
   duplicateOf?: string;
   duplicateCount?: number;
@@ -56,6 +93,15 @@ export interface TruthBlob extends ContentBlobRef {
   explicit: boolean;
   /** Index in `truth.stories()` when the blob carries a scripted story's records. */
   story?: number;
+  /** How the blob answers while unreadable (ScenarioSpec.blobs.unreadable). */
+  unreadableKind?: UnreadableKind;
+  /** ISO time from which it reads normally, or 'expiry' when it never does. */
+  unreadableUntil?: string;
+  /** Kind and array index of its hostile element. */
+  hostileKind?: HostileKind;
+  hostilePosition?: number;
+  /** Carries about blobs.bulky.bytes of records, served chunked. */
+  bulky?: boolean;
 }
 
 /** One record of a scripted story and the blob that serves it. */
@@ -85,18 +131,31 @@ export interface TruthStory {
 }
 
 export interface Truth {
-  /** Every record occurrence in the scenario (a repeated record appears once per blob carrying it). */
+  /**
+   * Every element occurrence in the scenario (a repeated record appears once per blob carrying it),
+   * hostile ones included, each with the outcome a correct pipeline gives it.
+   */
   records(filter?: TruthFilter): Generator<TruthRecord>;
+  /** Ids of the records a correct pipeline stores (outcome 'store'). */
   recordIds(filter?: TruthFilter): Set<string>;
+  /** The elements a correct pipeline rejects, with where they are. */
+  rejectedRecords(filter?: TruthFilter): RejectedRecord[];
   blobs(filter?: TruthFilter): TruthBlob[];
-  /** contentIds whose blob was answered in full with 200. */
+  /** contentIds whose blob was answered in full with 200 (records, not an unreadable answer). */
   servedContentIds(): Set<string>;
+  /** Ids to store from the blobs answered in full. */
   servedRecordIds(): Set<string>;
   /** The scripted stories of the scenario, in ScenarioSpec.stories order. */
   stories(): TruthStory[];
   /** The request log, oldest first (bounded). */
   readonly requests: RequestLogEntry[];
   clearRequests(): void;
+}
+
+/** When a blob can first be read in full; Infinity when never (it expires first, or is never listed). */
+function readableFrom(b: BlobMeta): number {
+  const from = Math.max(b.availableAt, b.unreadable?.until ?? b.availableAt);
+  return from < b.contentExpiration ? from : Infinity;
 }
 
 /** Ring buffer, so a long soak test cannot grow the log without bound. */
@@ -154,17 +213,22 @@ export class GroundTruth implements Truth {
     const tenant = filter.tenantId?.toLowerCase();
     const availableBy = filter.availableBy?.getTime();
     const notExpiredAt = filter.notExpiredAt?.getTime();
+    const listableBy = filter.listableBy?.getTime();
+    const readableBy = filter.readableBy?.getTime();
     return this.store.all.filter(
       (b) =>
         (tenant === undefined || b.tenantId === tenant) &&
         (filter.contentType === undefined || b.contentType === filter.contentType) &&
         (availableBy === undefined || b.availableAt <= availableBy) &&
-        (notExpiredAt === undefined || notExpiredAt < b.contentExpiration),
+        (notExpiredAt === undefined || notExpiredAt < b.contentExpiration) &&
+        (listableBy === undefined || (b.availableAt <= listableBy && b.availableAt < b.contentExpiration)) &&
+        (readableBy === undefined || readableFrom(b) <= readableBy),
     );
   }
 
   *records(filter?: TruthFilter): Generator<TruthRecord> {
     for (const b of this.select(filter)) {
+      let position = 0;
       for (const r of this.store.refs(b)) {
         yield {
           id: r.id,
@@ -172,9 +236,32 @@ export class GroundTruth implements Truth {
           contentType: b.contentType,
           contentId: b.contentId,
           creationTime: r.creationTime,
+          position: position++,
+          outcome: r.outcome,
+          ...(r.hostile ? { hostile: r.hostile } : {}),
         };
       }
     }
+  }
+
+  rejectedRecords(filter?: TruthFilter): RejectedRecord[] {
+    const out: RejectedRecord[] = [];
+    // Only blobs with a hostile element can hold one: no need to enumerate the rest.
+    for (const b of this.select(filter).filter((x) => x.hostile !== undefined)) {
+      this.store.refs(b).forEach((r, position) => {
+        if (r.outcome !== 'reject' || !r.hostile) return;
+        out.push({
+          tenantId: b.tenantId,
+          contentType: b.contentType,
+          contentId: b.contentId,
+          position,
+          kind: r.hostile,
+          reason: REJECT_REASONS[r.hostile] ?? 'rejected',
+          ...(r.id !== undefined ? { id: r.id } : {}),
+        });
+      });
+    }
+    return out;
   }
 
   recordIds(filter?: TruthFilter): Set<string> {
@@ -195,10 +282,21 @@ export class GroundTruth implements Truth {
       availableAt: new Date(b.availableAt).toISOString(),
       recordCount: b.recordCount,
       late: b.late,
+      latenessHours: (b.availableAt - b.contentCreated) / HOUR,
       ...(b.dup ? { duplicateOf: b.dup.source.contentId, duplicateCount: b.dup.count } : {}),
       hasLargeRecord: b.largeIndex >= 0,
       explicit: b.explicit !== undefined && b.story === undefined,
       ...(b.story !== undefined ? { story: b.story } : {}),
+      ...(b.unreadable
+        ? {
+            unreadableKind: b.unreadable.kind,
+            unreadableUntil: unreadableUntil(b.unreadable, b.contentExpiration),
+          }
+        : {}),
+      ...(b.hostile
+        ? { hostileKind: b.hostile.kind, hostilePosition: (b.dup?.count ?? 0) + b.hostile.position }
+        : {}),
+      ...(b.bulky ? { bulky: true } : {}),
     }));
   }
 
@@ -248,6 +346,10 @@ export class GroundTruth implements Truth {
     let available = 0;
     let availableRecords = 0;
     let expired = 0;
+    let neverListable = 0;
+    let unreadable = 0;
+    let hostile = 0;
+    let bulky = 0;
     for (const b of this.store.all) {
       records += b.recordCount;
       if (b.availableAt <= t) {
@@ -255,6 +357,10 @@ export class GroundTruth implements Truth {
         availableRecords += b.recordCount;
       }
       if (t >= b.contentExpiration) expired += 1;
+      if (b.availableAt >= b.contentExpiration) neverListable += 1;
+      if (b.unreadable) unreadable += 1;
+      if (b.hostile) hostile += 1;
+      if (b.bulky) bulky += 1;
     }
     return {
       now: now.toISOString(),
@@ -263,6 +369,10 @@ export class GroundTruth implements Truth {
       availableBlobs: available,
       availableRecordOccurrences: availableRecords,
       expiredBlobs: expired,
+      neverListableBlobs: neverListable,
+      unreadableBlobs: unreadable,
+      hostileRecords: hostile,
+      bulkyBlobs: bulky,
       servedBlobs: this.served.size,
       requests: this.log.total,
     };

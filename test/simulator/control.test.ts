@@ -1,25 +1,14 @@
 import { spawn } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
-import ts from 'typescript';
+import { join } from 'node:path';
 import { startSimulator } from '../../scripts/simulator';
 import type { Simulator } from '../../scripts/simulator';
 import { parseArgs, runCli } from '../../scripts/simulator/cli';
-import { TENANT, api, errorCode, http, tokenFor } from './helpers';
+import { ROOT, TENANT, api, errorCode, http, tokenFor, transpileSimulator } from './helpers';
 
 const NOW = '2026-11-20T12:00:00.000Z';
-const ROOT = join(__dirname, '..', '..');
 
 describe('simulator: /_sim control and ground truth over HTTP', () => {
   let sim: Simulator;
@@ -138,26 +127,9 @@ describe('simulator: CLI', () => {
   });
 
   it('runs as a process and stops cleanly on SIGTERM', async () => {
-    // Transpile the simulator (and what it imports from shared/) to a temp dir and run it with node.
     const out = mkdtempSync(join(tmpdir(), 'sim-cli-'));
     try {
-      const walk = (dir: string): string[] =>
-        readdirSync(dir).flatMap((f) => {
-          const p = join(dir, f);
-          return statSync(p).isDirectory() ? walk(p) : p.endsWith('.ts') ? [p] : [];
-        });
-      for (const file of [...walk(join(ROOT, 'scripts', 'simulator')), ...walk(join(ROOT, 'shared'))]) {
-        const js = ts.transpileModule(readFileSync(file, 'utf8'), {
-          compilerOptions: {
-            module: ts.ModuleKind.CommonJS,
-            target: ts.ScriptTarget.ES2022,
-            esModuleInterop: true,
-          },
-        }).outputText;
-        const target = join(out, relative(ROOT, file)).replace(/\.ts$/, '.js');
-        mkdirSync(dirname(target), { recursive: true });
-        writeFileSync(target, js);
-      }
+      transpileSimulator(out);
       const child = spawn(
         process.execPath,
         [join(out, 'scripts', 'simulator', 'cli.js'), '--tls', '--seed', '3'],

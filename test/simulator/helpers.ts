@@ -1,6 +1,36 @@
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import axios from 'axios';
 import type { AxiosResponse } from 'axios';
+import ts from 'typescript';
 import type { Simulator } from '../../scripts/simulator';
+
+export const ROOT = join(__dirname, '..', '..');
+
+/**
+ * Transpiles the simulator (and what it imports from shared/) into `out`, so a test can run it as its
+ * own process with node (`${out}/scripts/simulator/cli.js`, NODE_PATH at the project's node_modules)
+ * without the global build.
+ */
+export function transpileSimulator(out: string): void {
+  const walk = (dir: string): string[] =>
+    readdirSync(dir).flatMap((f) => {
+      const p = join(dir, f);
+      return statSync(p).isDirectory() ? walk(p) : p.endsWith('.ts') ? [p] : [];
+    });
+  for (const file of [...walk(join(ROOT, 'scripts', 'simulator')), ...walk(join(ROOT, 'shared'))]) {
+    const js = ts.transpileModule(readFileSync(file, 'utf8'), {
+      compilerOptions: {
+        module: ts.ModuleKind.CommonJS,
+        target: ts.ScriptTarget.ES2022,
+        esModuleInterop: true,
+      },
+    }).outputText;
+    const target = join(out, relative(ROOT, file)).replace(/\.ts$/, '.js');
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileSync(target, js);
+  }
+}
 
 export const TENANT = '0b5c7e4a-2f31-4d8e-9a6b-1c2d3e4f5a6b';
 export const OTHER_TENANT = '9e8d7c6b-5a49-4382-b1a0-f9e8d7c6b5a4';
