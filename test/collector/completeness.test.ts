@@ -177,7 +177,7 @@ describe('unreadable blobs', () => {
       expect.objectContaining({
         contentId: 'victim$audit_general',
         attempts: 1,
-        error: expect.stringMatching(/not a JSON array of records/),
+        error: expect.stringMatching(/not a JSON array of records/) as unknown as string,
       }),
     ]);
     expect(status.problems.join('\n')).toMatch(/1 content blob\(s\) quarantined/);
@@ -232,7 +232,7 @@ describe('unreadable blobs', () => {
         end: iso(created + 7 * DAY),
         reason: 'quarantined-until-expired',
         contentId: 'doomed$audit_general',
-        error: expect.stringMatching(/not a JSON array of records/),
+        error: expect.stringMatching(/not a JSON array of records/) as unknown as string,
       },
     ]);
     expect(runs.reduce((n, r) => n + r.totals.gaps, 0)).toBe(1);
@@ -267,7 +267,11 @@ describe('unreadable blobs', () => {
     const rejected = runtime.storage.blobs.getContainerClient('rejected');
     const kept: { index: number; reason: string; record: string; contentId: string }[] = [];
     for await (const blob of rejected.listBlobsFlat({ prefix: `${TENANT}/${CT}/` })) {
-      kept.push(JSON.parse((await rejected.getBlockBlobClient(blob.name).downloadToBuffer()).toString()));
+      kept.push(
+        JSON.parse(
+          (await rejected.getBlockBlobClient(blob.name).downloadToBuffer()).toString(),
+        ) as (typeof kept)[0],
+      );
     }
     kept.sort((a, b) => a.index - b.index);
     expect(kept.map((k) => [k.index, k.reason.replace(/:.*/, '')])).toEqual([
