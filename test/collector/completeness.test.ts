@@ -177,7 +177,7 @@ describe('unreadable blobs', () => {
       expect.objectContaining({
         contentId: 'victim$audit_general',
         attempts: 1,
-        error: expect.stringMatching(/not a JSON array of records/) as unknown as string,
+        error: expect.stringMatching(/not a JSON array of records/),
       }),
     ]);
     expect(status.problems.join('\n')).toMatch(/1 content blob\(s\) quarantined/);
@@ -232,7 +232,7 @@ describe('unreadable blobs', () => {
         end: iso(created + 7 * DAY),
         reason: 'quarantined-until-expired',
         contentId: 'doomed$audit_general',
-        error: expect.stringMatching(/not a JSON array of records/) as unknown as string,
+        error: expect.stringMatching(/not a JSON array of records/),
       },
     ]);
     expect(runs.reduce((n, r) => n + r.totals.gaps, 0)).toBe(1);
