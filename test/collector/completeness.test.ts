@@ -177,9 +177,9 @@ describe('unreadable blobs', () => {
       expect.objectContaining({
         contentId: 'victim$audit_general',
         attempts: 1,
-        error: expect.stringMatching(/not a JSON array of records/),
       }),
     ]);
+    expect(status.contentTypes[0]?.quarantine[0]?.error).toMatch(/not a JSON array of records/);
     expect(status.problems.join('\n')).toMatch(/1 content blob\(s\) quarantined/);
 
     // Not due yet: left alone. Then due, fails once more, and the pause doubles.
@@ -232,9 +232,10 @@ describe('unreadable blobs', () => {
         end: iso(created + 7 * DAY),
         reason: 'quarantined-until-expired',
         contentId: 'doomed$audit_general',
-        error: expect.stringMatching(/not a JSON array of records/),
+        error: watermark.gaps[0]?.error,
       },
     ]);
+    expect(watermark.gaps[0]?.error).toMatch(/not a JSON array of records/);
     expect(runs.reduce((n, r) => n + r.totals.gaps, 0)).toBe(1);
   });
 
