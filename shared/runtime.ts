@@ -4,6 +4,7 @@ import type { AuditfeedConfig } from './config';
 import type { Logger } from './logging';
 import { ManagementActivityClient } from './managementApi/client';
 import { RequestPacer } from './managementApi/pacer';
+import type { RetryOptions } from './managementApi/retryPolicy';
 import { QueueBatchSink } from './storage/batchSink';
 import { CONTAINERS, createStorageClients, type StorageClients } from './storage/clients';
 import { BlobSeenStore } from './storage/seenStore';
@@ -27,6 +28,8 @@ export class CollectorRuntime {
   constructor(
     readonly config: AuditfeedConfig,
     private readonly logger: Logger,
+    /** Backoff steps of the Management API client (tests shorten them); defaults from retryPolicy.ts. */
+    private readonly retryDelays: Pick<RetryOptions, 'baseDelayMs' | 'maxDelayMs'> = {},
   ) {
     this.credentials = new ManagementCredentials(config.auth, config.endpoints);
     this.storage = createStorageClients(config.storage);
@@ -52,7 +55,7 @@ export class CollectorRuntime {
         credential: this.credentials.forTenant(tenantId),
         publisherId: tenant?.publisherId ?? tenantId,
         pacer: new RequestPacer({ requestsPerMinute: http.maxRequestsPerMinute }),
-        retry: { maxRetries: http.maxRetries },
+        retry: { maxRetries: http.maxRetries, ...this.retryDelays },
         timeoutMs: http.timeoutMs,
         ...(endpoints.tlsCaPem !== undefined ? { tlsCaPem: endpoints.tlsCaPem } : {}),
         logger: this.logger,

@@ -118,6 +118,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         [SETTINGS.loginEndpoint.name]: sim.baseUrl,
         [SETTINGS.tlsCaFile.name]: caFile,
       });
+      // Against the simulator every run re-lists the whole retention (unless asked otherwise), so the
+      // ground-truth check at the end can demand every blob listed late, however late.
+      if (!set(env, SETTINGS.sweepIntervalMinutes.name)) settings[SETTINGS.sweepIntervalMinutes.name] = '0';
     }
     const config = loadConfig(settings);
 

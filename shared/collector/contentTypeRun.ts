@@ -363,7 +363,7 @@ export class ContentTypeRun {
    * rest flows; a blob that cannot be read is quarantined, one the service has let expire is a gap.
    * Throttling, the deadline and storage failures stop the content type instead: they are not the blob's.
    */
-  private async collectBlob(blob: ContentBlobRef): Promise<BlobOutcome> {
+  private async collectBlob(blob: ContentBlobRef, retry?: 'once'): Promise<BlobOutcome> {
     let records = 0;
     try {
       const result = await this.client.readContent(
@@ -387,7 +387,8 @@ export class ContentTypeRun {
           }
           await this.reject(blob, element);
         },
-        { signal: this.ctx.signal, stats: this.stats },
+        // A quarantined blob gets one attempt a run: it failed before, and the next run tries again.
+        { signal: this.ctx.signal, stats: this.stats, ...(retry === 'once' ? { maxRetries: 0 } : {}) },
       );
       records = result.records;
     } catch (e) {
@@ -501,15 +502,20 @@ export class ContentTypeRun {
       .sort((a, b) => Date.parse(a.contentExpiration) - Date.parse(b.contentExpiration))
       .slice(0, this.quarantinePolicy.retriesPerRun);
     const recovered: { blob: ContentBlobRef; records: number }[] = [];
-    for (const entry of due) {
-      if (this.stop()) break;
-      const blob: ContentBlobRef = { contentType: this.contentType, ...entry };
-      const outcome = await this.collectBlob(blob);
-      this.worked = true;
-      changed = true;
-      if (outcome.kind === 'collected') recovered.push({ blob, records: outcome.records });
-      else if (outcome.kind === 'gap') q.delete(entry.contentId);
-    }
+    const fetches = pLimit(this.options.concurrency.fetches);
+    await Promise.all(
+      due.map((entry) =>
+        fetches(async () => {
+          if (this.stop()) return;
+          const blob: ContentBlobRef = { contentType: this.contentType, ...entry };
+          const outcome = await this.collectBlob(blob, 'once');
+          this.worked = true;
+          changed = true;
+          if (outcome.kind === 'collected') recovered.push({ blob, records: outcome.records });
+          else if (outcome.kind === 'gap') q.delete(entry.contentId);
+        }),
+      ),
+    );
     // Records first, then the bookkeeping that says they are in.
     await this.batcher.flush();
     const found = this.now().getTime();

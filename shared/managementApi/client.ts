@@ -56,6 +56,8 @@ export interface OperationOptions {
   signal?: AbortSignal;
   /** Also count this operation's requests, retries and throttles here (e.g. per content type). */
   stats?: ClientStats;
+  /** Fewer retries than the client's own, e.g. for a blob already known to fail. */
+  maxRetries?: number;
 }
 
 export interface ContentPage {
@@ -317,7 +319,7 @@ export class ManagementActivityClient {
           this.tokens.invalidate(token);
           continue;
         }
-        if (!e.retryable || retry >= this.retry.maxRetries) throw e;
+        if (!e.retryable || retry >= Math.min(this.retry.maxRetries, options.maxRetries ?? Infinity)) throw e;
         const delay = this.delayFor(e, retry);
         if (delay === undefined) throw e;
         retry++;

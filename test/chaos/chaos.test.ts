@@ -24,10 +24,15 @@ describe('chaos: nothing lost, nothing duplicated', () => {
     await services?.stop();
     const faults: Record<string, number> = {};
     for (const r of results) for (const [k, v] of Object.entries(r.faults)) faults[k] = (faults[k] ?? 0) + v;
+    const sum = (f: (r: ScheduleResult) => number): number => results.reduce((n, r) => n + f(r), 0);
     process.stdout.write(
-      `chaos: ${results.length} schedules, ${results.reduce((n, r) => n + r.expected, 0)} records, ` +
-        `missing ${results.reduce((n, r) => n + r.missing.length, 0)}, ` +
-        `duplicates ${results.reduce((n, r) => n + r.duplicates, 0)}, faults ${JSON.stringify(faults)}\n`,
+      `chaos: ${results.length} schedules, ${sum((r) => r.expected)} records, ` +
+        `missing ${sum((r) => r.missing.length)}, duplicates ${sum((r) => r.duplicates)}, ` +
+        `late blobs found ${sum((r) => r.counts.lateFound)} (up to ${Math.max(0, ...results.map((r) => r.counts.maxLatenessHours))} h late), ` +
+        `unreadable blobs ${sum((r) => r.counts.unreadableBlobs)}, gaps ${sum((r) => r.gapBlobs.length)} ` +
+        `(${sum((r) => r.counts.quarantineGaps)} quarantined to expiry), still quarantined ${sum((r) => r.counts.quarantined)}, ` +
+        `hostile records ${sum((r) => r.counts.hostileRecords)}, rejected kept ${sum((r) => r.counts.rejected)}, ` +
+        `faults ${JSON.stringify(faults)}\n`,
     );
   });
 
@@ -46,9 +51,13 @@ describe('chaos: nothing lost, nothing duplicated', () => {
       const context = `seed ${seed} (replay: CHAOS_SEEDS=${seed} npx jest test/chaos)`;
       expect({ context, missing: result.missing }).toEqual({ context, missing: [] });
       expect({ context, duplicates: result.duplicates }).toEqual({ context, duplicates: 0 });
-      expect(result.stored).toBe(result.expected);
-      // Gaps are reported exactly where content had expired.
-      expect([...new Set(result.gapBlobs)].sort()).toEqual([...result.expiredBlobs].sort());
+      expect({ context, unexpected: result.unexpected }).toEqual({ context, unexpected: [] });
+      // Gaps and quarantine exactly where content expired or could not be read, and nowhere else.
+      expect({ context, gaps: result.unexplainedGaps }).toEqual({ context, gaps: [] });
+      expect({ context, quarantine: result.unexplainedQuarantine }).toEqual({ context, quarantine: [] });
+      for (const victim of result.expiredBlobs) expect(result.gapBlobs).toContain(victim);
+      // Refused records are kept with their reason.
+      expect({ context, rejectsNotKept: result.rejectsNotKept }).toEqual({ context, rejectsNotKept: [] });
     },
     300_000,
   );
