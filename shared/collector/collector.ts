@@ -4,6 +4,7 @@ import { HARD_STOP_GRACE_SECONDS, type TenantConfig } from '../config';
 import type { ContentType } from '../contentTypes';
 import { AbortedError } from '../errors';
 import { silentLogger, type Logger } from '../logging';
+import { Rng } from '../rng';
 import type { ClientStats, ManagementActivityClient } from '../managementApi/client';
 import type { BatchSink } from '../messages/batcher';
 import type { Compression } from '../messages/envelope';
@@ -175,18 +176,10 @@ export class Collector {
 
 /** The tenants in an order that changes every run (a shuffle seeded by the run's start time). */
 export function rotate<T>(items: readonly T[], seed: number): T[] {
+  const rng = new Rng(Math.floor(seed));
   const out = [...items];
-  let state = Math.floor(seed) >>> 0;
-  const next = (): number => {
-    // mulberry32: tiny, and enough to spread tenants; nothing here needs to be unpredictable.
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
   for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(next() * (i + 1));
+    const j = rng.int(0, i);
     [out[i], out[j]] = [out[j] as T, out[i] as T];
   }
   return out;

@@ -1,4 +1,4 @@
-import type { AuditRecord, ContentBlobRef, ContentType } from '../contentTypes';
+import type { ContentBlobRef, ContentType } from '../contentTypes';
 
 /**
  * Shape checks for the documented responses. Each returns an error description, or the typed value;
@@ -65,13 +65,6 @@ export function checkContentList(body: unknown, contentType: ContentType): Check
       contentExpiration: item.contentExpiration as string,
     })),
   );
-}
-
-export function checkContentBlob(body: unknown): Checked<AuditRecord[]> {
-  if (!Array.isArray(body)) return bad('expected a JSON array of audit records');
-  const index = body.findIndex((r) => !isObject(r));
-  if (index !== -1) return bad(`record ${index} is not a JSON object`);
-  return ok(body as AuditRecord[]);
 }
 
 /** Reads the service's error body `{"error":{"code":"AF…","message":"…"}}`; tolerant of other shapes. */
