@@ -22,6 +22,8 @@ export interface BenchOptions {
   outDir: string;
   /** Write V8 CPU profiles of the collector and writer processes here; undefined = none. */
   profileDir: string | undefined;
+  /** Size of the one very large content blob of the completeness phase. */
+  bulkyBytes: number;
 }
 
 export const USAGE = `usage: node dist/scripts/bench/run.js [options]
@@ -37,6 +39,7 @@ export const USAGE = `usage: node dist/scripts/bench/run.js [options]
   --api-rpm N            collector request pacing per tenant (default 60000: not the limit here)
   --cost-records-per-day N   tenant size for the monthly cost (default 50000000)
   --retention-days N     days kept in Cosmos DB for the cost (default 180)
+  --bulky-bytes N        size of the very large content blob the collector reads (default 150000000)
   --seed S               scenario seed (default bench)
   --out DIR              where the JSON result goes (default results)
   --cpu-prof DIR         write a V8 CPU profile of every collector and writer process into DIR
@@ -58,6 +61,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     retentionDays: 180,
     outDir: 'results',
     profileDir: undefined,
+    bulkyBytes: 150_000_000,
   };
   let memory = false;
   let sizes = [100_000, 1_000_000];
@@ -97,6 +101,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     else if (a === '--api-rpm') o.apiRequestsPerMinute = int();
     else if (a === '--cost-records-per-day') o.costRecordsPerDay = int();
     else if (a === '--retention-days') o.retentionDays = int();
+    else if (a === '--bulky-bytes') o.bulkyBytes = int();
     else if (a === '--seed') o.seed = value();
     else if (a === '--out') o.outDir = value();
     else if (a === '--cpu-prof') o.profileDir = value();

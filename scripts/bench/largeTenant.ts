@@ -36,6 +36,10 @@ export interface Assumptions {
   blobsPerPage: number;
   /** Collector runs per day (every 5 minutes). */
   collectorRunsPerDay: number;
+  /** Full-retention re-listings per day (AUDITFEED_SWEEP_INTERVAL_MINUTES, default 60). */
+  sweepsPerDay: number;
+  /** Content types collected (each is listed on its own). */
+  contentTypes: number;
   /** Queue operations per message: put, get, delete. */
   queueOperationsPerMessage: number;
   /** Empty polls per writer instance per day (host.json maxPollingInterval 10 s). */
@@ -53,6 +57,8 @@ export const LARGE_TENANT: Assumptions = {
   recordsPerBlob: 1_000,
   blobsPerPage: 100,
   collectorRunsPerDay: 288,
+  sweepsPerDay: 24,
+  contentTypes: 5,
   queueOperationsPerMessage: 3,
   idlePollsPerInstancePerDay: 8_640,
 };
@@ -65,6 +71,16 @@ export interface LargeTenantEstimate {
   apiQuotaShare: number;
   /** Fewest records per blob at which the pacing still keeps up with the tenant. */
   minRecordsPerBlob: number;
+  /** The full-retention re-listing: requests per sweep and per day, and the set of collected blobs. */
+  sweep: {
+    blobsInRetention: number;
+    requestsPerSweep: number;
+    requestsPerDay: number;
+    /** Share of the service's 2,000 requests/min baseline. */
+    quotaShare: number;
+    /** 8 bytes per blob over the retention and a day of slack. */
+    seenSetBytes: number;
+  };
   collector: {
     cpuSecondsPerRun: number;
     apiSecondsPerRun: number;
@@ -97,6 +113,11 @@ export function largeTenantEstimate(m: Measured, a: Assumptions = LARGE_TENANT):
   const apiRequestsPerDay = (a.recordsPerDay / a.recordsPerBlob) * requestsPerBlob;
   const apiRequestsPerDayAllowed = a.apiRequestsPerMinute * 60 * 24;
   const gbSecondCost = (gbs: number): number => gbs * PRICES.flexPerGbSecond;
+  // A sweep lists 7 days: one page per blobsPerPage blobs, and at least one request per 24-hour window
+  // of each content type.
+  const blobsPerDay = a.recordsPerDay / a.recordsPerBlob;
+  const blobsInRetention = 7 * blobsPerDay;
+  const requestsPerSweep = Math.ceil(blobsInRetention / a.blobsPerPage) + 8 * a.contentTypes;
 
   // Collector: one instance per run; a run is as long as the larger of its CPU work and its paced requests.
   const recordsPerRun = a.recordsPerDay / a.collectorRunsPerDay;
@@ -138,6 +159,13 @@ export function largeTenantEstimate(m: Measured, a: Assumptions = LARGE_TENANT):
     apiRequestsPerDay,
     apiQuotaShare: apiRequestsPerDay / apiRequestsPerDayAllowed,
     minRecordsPerBlob: (a.recordsPerDay * requestsPerBlob) / apiRequestsPerDayAllowed,
+    sweep: {
+      blobsInRetention,
+      requestsPerSweep,
+      requestsPerDay: requestsPerSweep * a.sweepsPerDay,
+      quotaShare: (requestsPerSweep * a.sweepsPerDay) / (2_000 * 60 * 24),
+      seenSetBytes: 8 * 8 * blobsPerDay,
+    },
     collector: {
       cpuSecondsPerRun,
       apiSecondsPerRun,

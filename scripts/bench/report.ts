@@ -2,6 +2,7 @@ import { QUEUE_MESSAGE_LIMIT_BYTES } from '../../shared/messages/envelope';
 import type { RequestCount } from './apiRequests';
 import type { RateResult } from './ceiling';
 import type { RuEstimate } from './cosmosCost';
+import type { BulkyMeasure, SweepMeasure } from './completeness';
 import { LARGE_TENANT, largeTenantEstimate, type LargeTenantEstimate } from './largeTenant';
 import { PRICES } from './pricing';
 
@@ -72,6 +73,8 @@ export interface BenchInputs {
   ru: { chosen: RuEstimate; everything: RuEstimate };
   cost: { recordsPerDay: number; retentionDays: number; peakHourFactor: number };
   memory: MemoryRun[];
+  /** A full sweep over the backlog, and the collector with a very large blob (absent in older results). */
+  completeness?: { sweep: SweepMeasure; bulky: BulkyMeasure };
 }
 
 export interface Target {
@@ -128,6 +131,7 @@ export interface BenchFigures {
   /** On paper, for the tenant size in `cost` (docs/performance.md). */
   largeTenant: LargeTenantEstimate;
   memory: MemoryRun[];
+  completeness: BenchInputs['completeness'];
   targets: Target[];
 }
 
@@ -233,6 +237,7 @@ export function computeFigures(i: BenchInputs): BenchFigures {
       .map((m) => m.maxRssBytes),
   ];
   const peakCollectorRss = Math.max(...collectorRss);
+  const bulky = i.completeness?.bulky;
   const targets: Target[] = [
     {
       name: 'End-to-end rate',
@@ -251,6 +256,14 @@ export function computeFigures(i: BenchInputs): BenchFigures {
       goal: '≤ 256 MB at any backlog size',
       value: `${(peakCollectorRss / MB).toFixed(0)} MiB (highest of ${collectorRss.length} runs)`,
       met: peakCollectorRss <= 256 * MB,
+    },
+    {
+      name: 'Collector peak RSS with a very large blob (V8 defaults)',
+      goal: '≤ 256 MiB whatever the blob size',
+      value: bulky
+        ? `${mib(bulky.maxRssBytes)} with a ${fmt(bulky.blobBytes / 1e6)} MB blob among ${fmt(bulky.records)} records`
+        : 'not measured',
+      met: bulky ? bulky.maxRssBytes <= 256 * MB : undefined,
     },
     {
       name: 'API requests',
@@ -274,6 +287,7 @@ export function computeFigures(i: BenchInputs): BenchFigures {
     ru,
     largeTenant,
     memory: i.memory,
+    completeness: i.completeness,
     targets,
   };
 }
@@ -419,10 +433,31 @@ export function formatTable(f: BenchFigures, i: BenchInputs): string {
       `${pct(t.apiQuotaShare)} of the collector's pacing; keeps up down to ${fmt(t.minRecordsPerBlob, 1)} records/blob`,
   );
   row(
+    'Full re-listing of the 7 days (hourly)',
+    `${fmt(t.sweep.requestsPerSweep)} listing requests a sweep, ${fmt(t.sweep.requestsPerDay)} a day = ` +
+      `${pct(t.sweep.quotaShare)} of the 2,000/min baseline; collected-blob set ${(t.sweep.seenSetBytes / MB).toFixed(1)} MiB`,
+  );
+  row(
     'Total per month (autoscale / serverless)',
     `${money(t.totals.autoscale)} / ${money(t.totals.serverless)}`,
   );
   row('Prices', PRICES.asOf);
+  const c = f.completeness;
+  if (c) {
+    section('Completeness (issue 10)');
+    row(
+      'Full sweep of this backlog',
+      `${fmt(c.sweep.listRequests)} listing requests and ${fmt(c.sweep.blobFetches)} blob fetches over ${fmt(c.sweep.blobs)} blobs already collected`,
+    );
+    row(
+      'Collected-blob set in storage',
+      `${fmt(c.sweep.seenBytes)} bytes = ${c.sweep.seenBytesPerBlob.toFixed(1)} bytes per blob`,
+    );
+    row(
+      'Collector with a very large blob',
+      `${fmt(c.bulky.blobBytes / 1e6)} MB blob, ${fmt(c.bulky.records)} records in ${fmt(c.bulky.seconds, 1)} s, peak RSS ${mib(c.bulky.maxRssBytes)}`,
+    );
+  }
   section('Memory (peak RSS, each process on its own)');
   row(
     'Collector alone / writer alone (this run)',

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { INDEXING_POLICY } from '../../shared/writer/cosmosContainer';
 import { stopAll } from '../local/services';
 import { apiRequestsFromLog, minimumRequests } from './apiRequests';
+import { bulkyPhase, sweepPhase } from './completeness';
 import { parseBenchArgs, type BenchOptions } from './args';
 import { DEFAULT_INDEXING_POLICY, estimateRu } from './cosmosCost';
 import { memoryRuns } from './memory';
@@ -56,6 +57,15 @@ async function throughput(
       ceilingRecords: o.ceilingRecords,
       enqueueMessages: Math.min(3_000, Math.max(500, pipeline.collector.messages)),
     });
+    log('completeness: one full sweep over the backlog, then a 150 MB blob');
+    const sweep = await sweepPhase(sim, truth.blobs, phase);
+    const bulky = await bulkyPhase({
+      ...phase,
+      workDir,
+      seed: o.seed,
+      bytes: o.bulkyBytes,
+      pageSize: o.pageSize,
+    });
     const log2 = apiRequestsFromLog(stages.requests);
     const documents = stages.sample.groups.flat() as unknown as Record<string, unknown>[];
     const inputs: BenchInputs = {
@@ -83,6 +93,7 @@ async function throughput(
       },
       cost: { recordsPerDay: o.costRecordsPerDay, retentionDays: o.retentionDays, peakHourFactor: 1.5 },
       memory,
+      completeness: { sweep, bulky },
     };
     return {
       inputs,

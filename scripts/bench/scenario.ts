@@ -40,8 +40,10 @@ export function benchScenario(o: BenchScenarioOptions): ScenarioSpec {
     seed: o.seed,
     tenants: [{ tenantId: BENCH_TENANT, users: o.users ?? 2_000 }],
     activity: { start: new Date(start).toISOString(), end: new Date(end).toISOString(), recordsPerHour },
-    // Simulator defaults for sizes, latency, late and repeated blobs; a ~256 KB record every 1,000 blobs.
-    blobs: { largeRecordEvery: 1_000 },
+    // Simulator defaults for sizes, latency and repeated blobs; a ~256 KB record every 1,000 blobs. Late
+    // blobs up to 12 h, so every phase sees the same backlog (lateness across the retention is the
+    // chaos suite's and the tests' business, not a throughput figure's).
+    blobs: { largeRecordEvery: 1_000, lateHours: [2, 12], lateDistribution: 'uniform' },
     listing: { pageSize: o.pageSize ?? 100 },
     tokenLifetimeSeconds: 3599,
   };

@@ -126,8 +126,21 @@ describe('bench report', () => {
       ['End-to-end rate', true],
       ['Queue messages', false],
       ['Collector peak RSS (V8 defaults)', true],
+      // Not measured in this result: neither met nor missed.
+      ['Collector peak RSS with a very large blob (V8 defaults)', undefined],
       ['API requests', true],
     ]);
+    const withBulky = computeFigures({
+      ...inputs(),
+      completeness: {
+        sweep: { blobs: 1_000, listRequests: 17, blobFetches: 0, seenBytes: 8_000, seenBytesPerBlob: 8 },
+        bulky: { blobBytes: 150e6, records: 100_000, seconds: 30, maxRssBytes: 300 * 1024 * 1024 },
+      },
+    });
+    expect(withBulky.targets.find((t) => t.name.includes('very large blob'))).toMatchObject({ met: false });
+    expect(formatTable(withBulky, inputs())).toContain(
+      '17 listing requests and 0 blob fetches over 1,000 blobs',
+    );
     const table = formatTable(f, inputs());
     expect(table).toContain('MISSED: Queue messages');
     expect(table).toContain('6.00');
@@ -227,6 +240,31 @@ describe('bench report', () => {
     // 6 messages/s × 0.2 s in flight on average.
     expect(e.writer.busyShare).toBeCloseTo(1 - Math.exp(-1.2));
     expect(e.cosmos.chosen.averageRuPerSecond).toBe(9_000);
+    // A full sweep: 7 days of 4.32 M blobs a day in pages of 100, and 8 windows per content type.
+    expect(e.sweep.blobsInRetention).toBe(30_240_000);
+    expect(e.sweep.requestsPerSweep).toBe(302_400 + 40);
+  });
+
+  it('puts the hourly full sweep of a 50-million-records-a-day tenant at about 3% of the quota', () => {
+    const e = largeTenantEstimate(
+      {
+        ruPerRecord: 9,
+        ruPerRecordIndexEverything: 15,
+        documentBytes: 2_000,
+        messagesPer1000: 6,
+        collectorCpuMsPer1000: 200,
+        writerCpuMsPer1000: 250,
+      },
+      LARGE_TENANT,
+    );
+    // 50,000 blobs a day at 1,000 records each: 350,000 over 7 days, 3,500 pages and 40 windows a sweep.
+    expect(e.sweep).toEqual({
+      blobsInRetention: 350_000,
+      requestsPerSweep: 3_540,
+      requestsPerDay: 84_960,
+      quotaShare: 84_960 / 2_880_000,
+      seenSetBytes: 3_200_000,
+    });
   });
 
   it('parses its arguments and builds a scenario of the requested size', () => {
