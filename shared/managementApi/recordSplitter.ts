@@ -71,7 +71,18 @@ export class RecordSplitter {
   push(chunk: Buffer): BlobElement[] {
     const out: BlobElement[] = [];
     let start = this.state === 'in-element' ? 0 : -1;
+    /** Position of the next backslash at or after the scan (-2: not searched yet, -1: none left). */
+    let backslash = -2;
     for (let i = 0; i < chunk.length; i++) {
+      if (this.state === 'in-element' && this.inString && !this.escaped) {
+        // Most of a record is string content: jump to the next quote or backslash natively. The next
+        // backslash is remembered, since most strings have none and searching for it again is quadratic.
+        if (backslash !== -1 && backslash < i) backslash = chunk.indexOf(BACKSLASH, i);
+        const quote = chunk.indexOf(QUOTE, i);
+        const next = quote === -1 ? backslash : backslash === -1 ? quote : Math.min(quote, backslash);
+        if (next === -1) break;
+        i = next;
+      }
       const b = chunk[i] as number;
       if (this.state === 'in-element') {
         const end = this.step(b);
