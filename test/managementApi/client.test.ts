@@ -324,6 +324,39 @@ describe('ManagementActivityClient against the simulator', () => {
     expect(page.done).toBe(false);
   });
 
+  it('streams a blob record by record and, when the body is cut off, resumes after the records handed over', async () => {
+    const blob = sim.truth
+      .blobs({ tenantId: TENANT, contentType: 'Audit.Exchange' })
+      .sort((a, b) => b.recordCount - a.recordCount)[0]!;
+    expect(blob.recordCount).toBeGreaterThanOrEqual(4);
+    const fault = sim.faults.add({ route: 'blob', contentId: blob.contentId, action: { kind: 'truncate' } });
+    const c = client();
+    const seen: number[] = [];
+    let duringFirstAttempt = 0;
+    const result = await c.readContent(blob.contentUri, (e) => {
+      expect(e.kind).toBe('record');
+      seen.push(e.index);
+      if (c.stats.requests === 1) duringFirstAttempt++;
+    });
+    expect(fault.hits).toBe(1);
+    expect(c.stats).toMatchObject({ requests: 2, retries: 1 });
+    // Some records came before the cut; none of them came twice.
+    expect(duringFirstAttempt).toBeGreaterThan(0);
+    expect(seen).toEqual(Array.from({ length: blob.recordCount }, (_, i) => i));
+    expect(result).toMatchObject({ elements: blob.recordCount, records: blob.recordCount, rejected: 0 });
+  });
+
+  it('refuses a listing larger than its cap at once instead of fetching it again', async () => {
+    const c = client({ maxResponseBytes: 2_000 });
+    const error = await c
+      .listContent('Audit.Exchange', at('2026-11-19T00:00:00Z'), at('2026-11-20T00:00:00Z'))
+      .next()
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ManagementApiError);
+    expect(error).toMatchObject({ retryable: false, serviceCode: 'ResponseTooLarge' });
+    expect(c.stats).toMatchObject({ requests: 1, retries: 0 });
+  });
+
   it('turns a malformed body into MalformedResponseError: retried when cut off, not when mis-shaped', async () => {
     const blob = sim.truth.blobs({ tenantId: TENANT, contentType: 'Audit.Exchange' })[3]!;
     sim.faults.add({
