@@ -115,7 +115,10 @@ export function toDocument(record: unknown, context: DocumentContext): MappedRec
  * makes an ordinary own field of a record) would set the prototype instead and drop the field.
  */
 function setField(target: Record<string, unknown>, name: string, value: unknown): void {
-  Object.defineProperty(target, name, { value, enumerable: true, writable: true, configurable: true });
+  // defineProperty only where it is needed: it is several times slower than assignment on the hot path.
+  if (name === '__proto__') {
+    Object.defineProperty(target, name, { value, enumerable: true, writable: true, configurable: true });
+  } else target[name] = value;
 }
 
 export function serializedBytes(document: AuditDocument): number {
