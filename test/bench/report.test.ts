@@ -86,6 +86,16 @@ function inputs(): BenchInputs {
   };
 }
 
+/** Per-record figures for the paper estimates. */
+const PER_RECORD = {
+  ruPerRecord: 9,
+  ruPerRecordIndexEverything: 15,
+  documentBytes: 2_000,
+  messagesPer1000: 6,
+  collectorCpuMsPer1000: 200,
+  writerCpuMsPer1000: 250,
+};
+
 describe('bench report', () => {
   it('computes rates, ratios and per-1,000 figures from the runs', () => {
     const f = computeFigures(inputs());
@@ -216,17 +226,11 @@ describe('bench report', () => {
   });
 
   it('estimates a large tenant from per-record figures', () => {
-    const e = largeTenantEstimate(
-      {
-        ruPerRecord: 9,
-        ruPerRecordIndexEverything: 15,
-        documentBytes: 2_000,
-        messagesPer1000: 6,
-        collectorCpuMsPer1000: 200,
-        writerCpuMsPer1000: 250,
-      },
-      { ...LARGE_TENANT, recordsPerDay: 86_400_000, recordsPerBlob: 20 },
-    );
+    const e = largeTenantEstimate(PER_RECORD, {
+      ...LARGE_TENANT,
+      recordsPerDay: 86_400_000,
+      recordsPerBlob: 20,
+    });
     expect(e.recordsPerSecond.average).toBe(1_000);
     expect(e.messagesPerDay).toBe(518_400);
     // 4.32 M blobs + 43,200 pages a day against 1,800 requests a minute (2.592 M a day).
@@ -246,17 +250,7 @@ describe('bench report', () => {
   });
 
   it('puts the hourly full sweep of a 50-million-records-a-day tenant at about 3% of the quota', () => {
-    const e = largeTenantEstimate(
-      {
-        ruPerRecord: 9,
-        ruPerRecordIndexEverything: 15,
-        documentBytes: 2_000,
-        messagesPer1000: 6,
-        collectorCpuMsPer1000: 200,
-        writerCpuMsPer1000: 250,
-      },
-      LARGE_TENANT,
-    );
+    const e = largeTenantEstimate(PER_RECORD, LARGE_TENANT);
     // 50,000 blobs a day at 1,000 records each: 350,000 over 7 days, 3,500 pages and 40 windows a sweep.
     expect(e.sweep).toEqual({
       blobsInRetention: 350_000,

@@ -1,5 +1,6 @@
 import type { ScenarioSpec } from '../../scripts/simulator';
 import type { AuditRecord, ContentType } from '../../shared/contentTypes';
+import type { CollectorRuntime } from '../../shared/runtime';
 import { readStatus } from '../../shared/status';
 import { countIds, startCollectorStack, type CollectorStack, type DrainedMessage } from '../helpers/stack';
 
@@ -42,6 +43,19 @@ function scenario(explicit: ScenarioSpec['explicit'], extra: Partial<ScenarioSpe
     tokenLifetimeSeconds: 30 * 24 * 3600,
     ...extra,
   };
+}
+
+/** What `npm run status` reports for the test tenant now. */
+function statusOf(runtime: CollectorRuntime, stack: CollectorStack) {
+  return readStatus({
+    tenants: [TENANT],
+    contentTypes: [CT],
+    watermarks: runtime.watermarks,
+    queues: runtime.storage.queues,
+    queueName: runtime.config.queueName,
+    lagWarningSeconds: 3600,
+    now: stack.sim.clock.now(),
+  });
 }
 
 function recordIds(messages: DrainedMessage[]): Set<string> {
@@ -112,15 +126,7 @@ describe('content listed late', () => {
     expect(summaries.some((s) => s.maxLatenessSeconds === worst)).toBe(true);
 
     // status shows what the last run found, and the sweep.
-    const status = await readStatus({
-      tenants: [TENANT],
-      contentTypes: [CT],
-      watermarks: runtime.watermarks,
-      queues: runtime.storage.queues,
-      queueName: runtime.config.queueName,
-      lagWarningSeconds: 3600,
-      now: stack.sim.clock.now(),
-    });
+    const status = await statusOf(runtime, stack);
     expect(status.contentTypes[0]?.lastSweepCompletedAt).not.toBeNull();
     expect(status.problems).toEqual([]);
   });
@@ -164,15 +170,7 @@ describe('unreadable blobs', () => {
       gaps: 0,
     });
     expect(recordIds(await stack.drain())).toEqual(new Set(['good-1', 'good-3']));
-    const status = await readStatus({
-      tenants: [TENANT],
-      contentTypes: [CT],
-      watermarks: runtime.watermarks,
-      queues: runtime.storage.queues,
-      queueName: runtime.config.queueName,
-      lagWarningSeconds: 3600,
-      now: stack.sim.clock.now(),
-    });
+    const status = await statusOf(runtime, stack);
     expect(status.contentTypes[0]?.quarantine).toEqual([
       expect.objectContaining({
         contentId: 'victim$audit_general',
