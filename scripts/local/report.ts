@@ -1,3 +1,4 @@
+import { formatSeconds } from '../../shared/status';
 import { writeFileSync } from 'node:fs';
 import type { ContentType } from '../../shared/contentTypes';
 import type { ScenarioSpec } from '../simulator';
@@ -48,6 +49,9 @@ export interface RunReport {
   /** Content types that did not complete in the latest collector run, and why. */
   collectorProblems: Array<{ contentType: ContentType; outcome: string; error: string | undefined }>;
   gaps: number;
+  /** Blobs re-listing found late and the latest of them (seconds); blobs left in quarantine. */
+  late: { blobs: number; maxSeconds: number };
+  quarantined: number;
   rejected: number;
   oversize: number;
   check: StoreCheck | undefined;
@@ -133,7 +137,10 @@ export function buildReport(
       .filter((c) => c.outcome !== 'complete')
       .map((c) => ({ contentType: c.contentType, outcome: c.outcome, error: c.error })),
     gaps: stats.gaps,
-    rejected: stats.rejected,
+    late: { blobs: stats.lateBlobs, maxSeconds: stats.maxLatenessSeconds },
+    quarantined: stats.quarantined,
+    // Refused by the collector (kept in rejected/) or by the writer.
+    rejected: stats.rejected + stats.collectorRejected,
     oversize: stats.oversize,
     check,
   };
@@ -182,7 +189,11 @@ export function formatSummary(r: RunReport): string[] {
   out.push(...table(rows, (i) => i > 0).map((l) => `  ${l}`), '');
   out.push(
     `  Time ${duration(r.durationSeconds)} · rate ${rate(r.totals.written, elapsedMs)} written · ` +
-      `collector runs ${r.collectorRuns} · gaps ${r.gaps}`,
+      `collector runs ${r.collectorRuns} · gaps ${r.gaps}` +
+      (r.late.blobs > 0
+        ? ` · late blobs found ${r.late.blobs} (up to ${formatSeconds(r.late.maxSeconds)} late)`
+        : '') +
+      (r.quarantined > 0 ? ` · quarantined blobs ${r.quarantined}` : ''),
     `  Queue messages ${int(r.queue.messages)} enqueued, ${int(r.queue.written)} written · ` +
       `failed deliveries ${r.queue.failedDeliveries} · poison ${r.queue.poison}` +
       (r.rejected > 0 ? ` · rejected records ${r.rejected}` : '') +

@@ -29,6 +29,12 @@ export class RunStats {
   finishedRuns = 0;
   /** Gaps recorded by all collector runs. */
   gaps = 0;
+  /** Blobs found late by re-listing, the latest of them (seconds), and records the collector refused. */
+  lateBlobs = 0;
+  maxLatenessSeconds = 0;
+  collectorRejected = 0;
+  /** Blobs in quarantine after the latest run. */
+  quarantined = 0;
   messagesEnqueued = 0;
   messagesWritten = 0;
   /** Handler invocations that threw (each is retried or, at maxDequeueCount, poisoned). */
@@ -82,6 +88,10 @@ export class RunStats {
     this.lastRun = summary;
     if (summary.contentTypes.every((c) => c.outcome === 'complete')) this.lastCompleteRun = summary;
     this.gaps += summary.totals.gaps;
+    this.lateBlobs += summary.totals.lateBlobs;
+    this.maxLatenessSeconds = Math.max(this.maxLatenessSeconds, summary.maxLatenessSeconds ?? 0);
+    this.collectorRejected += summary.totals.rejectedRecords;
+    this.quarantined = summary.totals.quarantined;
     for (const s of summary.contentTypes) {
       const t = this.type(s.contentType);
       t.state = s.outcome;
