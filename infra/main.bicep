@@ -470,6 +470,8 @@ module alerts './app/alerts.bicep' = {
     alertEmail: alertEmail
     queueName: queueName
     lagThresholdSeconds: collectorLagAlertMinutes * 60
+    // Three intervals, at least a day: one slow re-listing is not yet a problem.
+    sweepThresholdSeconds: max(86400, 3 * sweepIntervalMinutes * 60)
   }
 }
 

@@ -117,6 +117,7 @@ export function main(
       queues,
       queueName: config.queueName,
       lagWarningSeconds: args.lagWarningMinutes * 60,
+      sweepIntervalMs: config.sweepIntervalMs,
       now,
     });
     out(args.json ? JSON.stringify(status, null, 2) : formatStatus(status));

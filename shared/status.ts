@@ -45,6 +45,8 @@ export interface StatusOptions {
   queueName: string;
   /** Lag above which a content type is reported as behind. */
   lagWarningSeconds: number;
+  /** AUDITFEED_SWEEP_INTERVAL_MINUTES in ms: a full re-listing older than 3 of these (at least a day) is reported. */
+  sweepIntervalMs?: number;
   now?: Date;
 }
 
@@ -96,6 +98,14 @@ export async function readStatus(o: StatusOptions): Promise<PipelineStatus> {
         problems.push(`${where}: the last run failed: ${status.lastRun.error ?? 'no error recorded'}`);
       if (status.gapCount > 0)
         problems.push(`${where}: ${status.gapCount} gap(s) recorded: content the service no longer had`);
+      const sweepLimit = Math.max(86_400_000, 3 * (o.sweepIntervalMs ?? 0));
+      const swept = status.lastSweepCompletedAt ?? watermark.sweep.startedAt;
+      if (status.started && swept && now.getTime() - Date.parse(swept) > sweepLimit) {
+        problems.push(
+          `${where}: the full re-listing of the 7 days has not finished since ${swept}: content listed late may ` +
+            "expire before it is found (see the runs' errors, or raise the run deadline)",
+        );
+      }
       if (status.quarantine.length > 0) {
         const soonest = status.quarantine.map((q) => q.contentExpiration).sort()[0];
         problems.push(

@@ -12,6 +12,8 @@ param queueName string
 param lagThresholdSeconds int
 @description('Content found this late (now - contentCreated, by a re-listing) raises an informational alert.')
 param lateThresholdSeconds int = 86400
+@description('A full re-listing of the 7 days older than this (sweepAgeSeconds) raises the sweep alert.')
+param sweepThresholdSeconds int = 86400
 
 var abbrs = loadJsonContent('../abbreviations.json')
 var notify = !empty(alertEmail)
@@ -83,6 +85,25 @@ var rules = [
         '| extend quarantined = toint(s.quarantined)'
         '| where quarantined > 0'
         '| project timestamp, tenantId = tostring(s.tenantId), contentType = tostring(s.contentType), quarantined'
+      ],
+      '\n'
+    )
+  }
+  {
+    name: 'sweep-behind'
+    displayName: 'auditfeed: the full re-listing of the 7 days is not finishing'
+    description: 'A tenant x content type has not finished re-listing the API retention for longer than the threshold: content the service lists late may expire before it is found. Look at the runs errors and deadlines in `npm run status`.'
+    severity: 2
+    frequency: 'PT1H'
+    window: 'PT1H'
+    operator: 'GreaterThan'
+    threshold: 0
+    query: join(
+      [
+        perContentType
+        '| extend sweepAgeSeconds = todouble(s.sweepAgeSeconds)'
+        '| where sweepAgeSeconds > ${sweepThresholdSeconds}'
+        '| project timestamp, tenantId = tostring(s.tenantId), contentType = tostring(s.contentType), sweepAgeSeconds'
       ],
       '\n'
     )

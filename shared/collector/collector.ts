@@ -104,6 +104,7 @@ export class Collector {
             waiting--;
             const ctx: RunContext = {
               shareEnd: share,
+              deadline,
               pastShare: () => this.now().getTime() >= share,
               pastDeadline,
               signal: hardStop.signal,

@@ -39,8 +39,9 @@ import {
 
 /** The deadlines one tenant × content type works to (collector.ts shares the run among tenants). */
 export interface RunContext {
-  /** When this tenant's share of the run ends (by the collector's clock). */
+  /** When this tenant's share of the run ends, and when the run's deadline is (by the collector's clock). */
   shareEnd: number;
+  deadline: number;
   /** This tenant's share of the run is used up. */
   pastShare: () => boolean;
   /** The run's own deadline has passed. */
@@ -49,6 +50,9 @@ export interface RunContext {
 }
 
 type ListingKind = 'regular' | 'sweep';
+
+/** How hard to try one blob: the client's own retries, or one attempt (a blob already quarantined). */
+type BlobRetry = 'normal' | 'once';
 
 /** What became of one blob. */
 type BlobOutcome = { kind: 'collected'; records: number } | { kind: 'gap' } | { kind: 'quarantined' };
@@ -70,6 +74,9 @@ export class ContentTypeRun {
   private cursorAtStart = 0;
   /** The first unit of work is always done, so every tenant moves in every run. */
   private worked = false;
+  /** End of the current phase's budget (a sweep takes at most half of a share). */
+  private phaseEnd = Infinity;
+  private running = true;
 
   constructor(
     private readonly options: CollectorOptions,
@@ -106,6 +113,11 @@ export class ContentTypeRun {
     // A version 1 watermark kept its recently-seen blobs inline; they move to the seen set.
     for (const [hash, created] of this.watermark.legacySeen) this.seen.addLegacy(hash, created);
     this.watermark.legacySeen = [];
+    if (this.watermark.fromVersion1 && this.watermark.cursor && !this.watermark.origin) {
+      // Version 1 remembered blobs only within the overlap: sweeping below it would fetch (and write)
+      // up to 7 days again. The sweeps start where that memory does.
+      this.watermark.origin = floorToSecond(this.watermark.cursor.getTime() - this.options.overlapMs);
+    }
     await this.ensureSubscription();
 
     const now = this.now();
@@ -137,9 +149,13 @@ export class ContentTypeRun {
     if (this.sweepDue(now)) {
       // The sweep reaches back the furthest (what expires first); it takes at most half of what is left
       // of this share, so the recent listing still moves in the same run.
-      const half = this.now().getTime() + this.remainingMs() / 2;
-      const done = await this.sweep(now, plan.listFrom, () => this.now().getTime() >= half);
+      const start = this.now().getTime();
+      this.phaseEnd = start + (Math.min(this.ctx.shareEnd, this.ctx.deadline) - start) / 2;
+      const done = await this.sweep(now, plan.listFrom);
       this.summary.sweep = done ? 'complete' : 'partial';
+      this.phaseEnd = Infinity;
+      // The recent listing gets its own first unit of work, whatever the sweep used.
+      this.worked = false;
     }
 
     for (const window of regular) {
@@ -152,20 +168,18 @@ export class ContentTypeRun {
         break;
       }
     }
+    this.running = false;
     await this.save(); // the last save may be due to a gap or a cursor move without pages
   }
 
   /**
-   * Stop taking new work: past this tenant's share or the run's deadline — but only after the first unit
-   * of work, so every tenant moves in every run however many there are (the hard stop still bounds it).
+   * Stop taking new work: past this tenant's share, the run's deadline or the phase's budget — but only
+   * after the first unit of work, so every tenant moves in every run however many there are (the hard
+   * stop still bounds it).
    */
-  private stop(extra?: () => boolean): boolean {
+  private stop(): boolean {
     if (!this.worked) return false;
-    return this.ctx.pastShare() || this.ctx.pastDeadline() || (extra?.() ?? false);
-  }
-
-  private remainingMs(): number {
-    return Math.max(0, this.ctx.shareEnd - this.now().getTime());
+    return this.ctx.pastShare() || this.ctx.pastDeadline() || this.now().getTime() >= this.phaseEnd;
   }
 
   private async ensureSubscription(): Promise<void> {
@@ -212,7 +226,7 @@ export class ContentTypeRun {
    * Re-lists from the oldest listable time (or the first run's start) up to where this run's recent
    * listing begins, and collects every blob not collected before. Continues across runs.
    */
-  private async sweep(now: Date, until: Date, budgetSpent: () => boolean): Promise<boolean> {
+  private async sweep(now: Date, until: Date): Promise<boolean> {
     const s = this.watermark.sweep;
     const oldest = oldestListable(now).getTime();
     const floor = Math.max(oldest, this.watermark.origin?.getTime() ?? 0);
@@ -222,10 +236,11 @@ export class ContentTypeRun {
       s.resume = null;
     }
     const from = Math.max(floor, Date.parse(s.next));
-    // Days, not hours, at the edge: a sweep does not move the cursor, and a window costs a request.
-    const windows = withResume(splitWindows(from, until.getTime(), -Infinity), s.resume, from);
+    // Hours at the edge, as for the cursor: a window cut off there would start again from a floor that
+    // has moved, and a day-long one might never finish.
+    const windows = withResume(splitWindows(from, until.getTime(), oldest), s.resume, from);
     for (const window of windows) {
-      if (this.stop(budgetSpent)) {
+      if (this.stop()) {
         await this.save();
         return false;
       }
@@ -288,6 +303,11 @@ export class ContentTypeRun {
       stats: this.stats,
       ...(resumes ? { fromPage: saved.nextPageUri } : {}),
     });
+    const resumeAt = (uri: string): ListingResume => ({
+      start: window.start.toISOString(),
+      end: window.end.toISOString(),
+      nextPageUri: uri,
+    });
     for await (const page of listing) {
       this.summary.pages++;
       await this.step('listed-page', { window, page: page.page });
@@ -297,7 +317,7 @@ export class ContentTypeRun {
       );
       this.summary.blobsSkipped += page.items.length - fresh.length;
 
-      const collected = await this.collectBlobs(fresh, window, page.page);
+      const { collected, complete } = await this.collectBlobs(fresh, window, page.page);
       await this.batcher.flush();
       this.summary.messages = this.batcher.stats.messages;
       this.summary.claimChecks = this.batcher.stats.claimChecks;
@@ -310,17 +330,14 @@ export class ContentTypeRun {
         if (created < this.cursorAtStart) this.noteLate(found, created, records);
       }
       this.worked = true;
+      if (!complete) {
+        // Stopped part-way through the page: the next run lists this page again and fetches the rest.
+        this.setResume(kind, resumeAt(page.uri));
+        await this.save(window, page.page);
+        return false;
+      }
       const lastPage = page.nextPageUri === undefined;
-      this.setResume(
-        kind,
-        lastPage
-          ? null
-          : {
-              start: window.start.toISOString(),
-              end: window.end.toISOString(),
-              nextPageUri: page.nextPageUri!,
-            },
-      );
+      this.setResume(kind, lastPage ? null : resumeAt(page.nextPageUri!));
       if (lastPage && kind === 'regular') this.advanceCursor(window.end);
       const stopping = !lastPage && this.stop();
       if (fresh.length > 0 || lastPage || stopping) await this.save(window, page.page);
@@ -338,24 +355,53 @@ export class ContentTypeRun {
     }
   }
 
-  /** Collects blobs with bounded concurrency; returns the ones whose records are now in the batcher. */
+  /**
+   * Collects blobs with bounded concurrency, each started only while the budget lasts (after the first
+   * unit of work). The first failure that is not the blob's own stops the others before it is thrown, so
+   * nothing keeps running behind a failed page. Returns the blobs whose records are now in the batcher,
+   * and whether every blob was tried.
+   */
   private async collectBlobs(
     items: ContentBlobRef[],
-    window: Window,
-    page: number,
-  ): Promise<{ blob: ContentBlobRef; records: number }[]> {
+    window: Window | undefined,
+    page: number | undefined,
+    retry: BlobRetry = 'normal',
+  ): Promise<{ collected: { blob: ContentBlobRef; records: number }[]; complete: boolean }> {
     const fetches = pLimit(this.options.concurrency.fetches);
+    const failed = new AbortController();
+    const signal = AbortSignal.any([this.ctx.signal, failed.signal]);
     const collected: { blob: ContentBlobRef; records: number }[] = [];
-    await Promise.all(
+    let first: Error | undefined;
+    let complete = true;
+    const results = await Promise.allSettled(
       items.map((blob) =>
         fetches(async () => {
-          const outcome = await this.collectBlob(blob);
-          await this.step('fetched-blob', { window, page, contentId: blob.contentId });
-          if (outcome.kind === 'collected') collected.push({ blob, records: outcome.records });
+          if (failed.signal.aborted) return;
+          if (this.stop()) {
+            complete = false;
+            return;
+          }
+          try {
+            const outcome = await this.collectBlob(blob, signal, retry);
+            this.worked = true;
+            if (window) await this.step('fetched-blob', { window, page, contentId: blob.contentId });
+            if (outcome.kind === 'collected') collected.push({ blob, records: outcome.records });
+            else if (outcome.kind === 'gap') this.watermark.quarantine.delete(blob.contentId);
+          } catch (e) {
+            if (!failed.signal.aborted) {
+              first = e instanceof Error ? e : new Error(String(e));
+              failed.abort();
+            }
+            throw e;
+          }
         }),
       ),
     );
-    return collected;
+    if (first !== undefined) throw first;
+    // Only the hard stop can reject a task without a first failure: rethrow what it said.
+    const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (rejected) throw rejected.reason instanceof Error ? rejected.reason : new AbortedError();
+    return { collected, complete };
   }
 
   /**
@@ -363,7 +409,11 @@ export class ContentTypeRun {
    * rest flows; a blob that cannot be read is quarantined, one the service has let expire is a gap.
    * Throttling, the deadline and storage failures stop the content type instead: they are not the blob's.
    */
-  private async collectBlob(blob: ContentBlobRef, retry?: 'once'): Promise<BlobOutcome> {
+  private async collectBlob(
+    blob: ContentBlobRef,
+    signal: AbortSignal,
+    retry: BlobRetry,
+  ): Promise<BlobOutcome> {
     let records = 0;
     try {
       const result = await this.client.readContent(
@@ -388,7 +438,7 @@ export class ContentTypeRun {
           await this.reject(blob, element);
         },
         // A quarantined blob gets one attempt a run: it failed before, and the next run tries again.
-        { signal: this.ctx.signal, stats: this.stats, ...(retry === 'once' ? { maxRetries: 0 } : {}) },
+        { signal, stats: this.stats, ...(retry === 'once' ? { maxRetries: 0 } : {}) },
       );
       records = result.records;
     } catch (e) {
@@ -501,29 +551,32 @@ export class ContentTypeRun {
       .filter((e) => isDue(e, now))
       .sort((a, b) => Date.parse(a.contentExpiration) - Date.parse(b.contentExpiration))
       .slice(0, this.quarantinePolicy.retriesPerRun);
-    const recovered: { blob: ContentBlobRef; records: number }[] = [];
-    const fetches = pLimit(this.options.concurrency.fetches);
-    await Promise.all(
-      due.map((entry) =>
-        fetches(async () => {
-          if (this.stop()) return;
-          const blob: ContentBlobRef = { contentType: this.contentType, ...entry };
-          const outcome = await this.collectBlob(blob, 'once');
-          this.worked = true;
-          changed = true;
-          if (outcome.kind === 'collected') recovered.push({ blob, records: outcome.records });
-          else if (outcome.kind === 'gap') q.delete(entry.contentId);
-        }),
-      ),
-    );
+    let recovered: { blob: ContentBlobRef; records: number }[] = [];
+    if (due.length > 0) {
+      changed = true;
+      try {
+        ({ collected: recovered } = await this.collectBlobs(
+          due.map((entry) => ({ contentType: this.contentType, ...entry })),
+          undefined,
+          undefined,
+          'once',
+        ));
+      } catch (e) {
+        // Throttled: the quota is the tenant's, not these blobs'. Leave them for the next run and list.
+        if (!(e instanceof ThrottledError)) throw e;
+        this.logger.warn('Throttled while retrying quarantined blobs; they wait for the next run', {
+          tenantId: this.tenantId,
+          contentType: this.contentType,
+        });
+      }
+    }
     // Records first, then the bookkeeping that says they are in.
     await this.batcher.flush();
-    const found = this.now().getTime();
     for (const { blob, records } of recovered) {
       q.delete(blob.contentId);
       this.seen.add(blob.contentId, blob.contentCreated);
+      // Not counted as late: its lateness would be our quarantine's, not the service's.
       this.summary.recovered++;
-      this.noteLate(found, Date.parse(blob.contentCreated), records);
       this.logger.info('Quarantined content blob collected', {
         tenantId: this.tenantId,
         contentType: this.contentType,
@@ -543,7 +596,12 @@ export class ContentTypeRun {
     await this.seen.flush();
     const now = this.now();
     this.fillSummary(now);
-    this.watermark.lastRun = { ...this.summary, finishedAt: now.toISOString() };
+    // Until the run ends, what the watermark keeps says so (a run that dies leaves 'running' behind).
+    this.watermark.lastRun = {
+      ...this.summary,
+      outcome: this.running ? 'running' : this.summary.outcome,
+      finishedAt: now.toISOString(),
+    };
     this.etag = await this.watermarks.save(this.watermark, this.etag, now);
     if (window) await this.step('saved-watermark', { window, ...(page !== undefined ? { page } : {}) });
   }
@@ -551,6 +609,8 @@ export class ContentTypeRun {
   /** Brings the summary's derived fields up to date. */
   fillSummary(now: Date): void {
     const cursor = this.watermark?.cursor ?? null;
+    const swept = this.watermark?.sweep.completedAt;
+    this.summary.sweepAgeSeconds = swept ? Math.round((now.getTime() - Date.parse(swept)) / 1000) : null;
     this.summary.bytes = this.batcher.stats.rawBytes;
     this.summary.throttles = this.stats.throttled;
     this.summary.retries = this.stats.retries;

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { DAY_MS } from './windows';
 
 /**
  * The content blobs already collected for one tenant × content type, over the API's whole retention
@@ -19,8 +20,6 @@ export interface SeenSegmentStore {
   /** Deletes the segments of days before `day`; returns how many blobs it deleted. */
   prune(tenantId: string, contentType: string, beforeDay: string): Promise<number>;
 }
-
-const DAY_MS = 86_400_000;
 
 export function dayOf(time: string | number | Date): string {
   const ms = typeof time === 'number' ? time : new Date(time).getTime();

@@ -6,8 +6,11 @@ export interface ContentTypeRunSummary {
   contentType: ContentType;
   startedAt: string;
   finishedAt: string;
-  /** complete: caught up to now; deadline: stopped early, continues next run; conflict: another run owns it. */
-  outcome: 'complete' | 'deadline' | 'conflict' | 'failed';
+  /**
+   * complete: caught up to now; deadline: stopped early, continues next run; conflict: another run owns
+   * it; running: only in a watermark's lastRun, saved while that run went on (it did not reach its end).
+   */
+  outcome: 'complete' | 'deadline' | 'conflict' | 'failed' | 'running';
   error?: string;
   windows: number;
   pages: number;
@@ -28,6 +31,8 @@ export interface ContentTypeRunSummary {
   maxLatenessSeconds: number | null;
   /** The full-retention re-listing: not due, in progress (continues next run), or finished this run. */
   sweep: 'none' | 'partial' | 'complete';
+  /** now − when the last full re-listing finished, seconds; null before the first has finished. */
+  sweepAgeSeconds: number | null;
   /** Blobs that failed and went to quarantine this run. */
   quarantinedNew: number;
   /** Quarantined blobs collected this run. */
@@ -100,6 +105,7 @@ export function emptyContentTypeSummary(
     lateRecords: 0,
     maxLatenessSeconds: null,
     sweep: 'none',
+    sweepAgeSeconds: null,
     quarantinedNew: 0,
     recovered: 0,
     quarantined: 0,

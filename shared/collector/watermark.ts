@@ -40,7 +40,7 @@ export interface QuarantinedBlob {
   firstFailedAt: string;
   lastFailedAt: string;
   nextAttemptAt: string;
-  /** The last failure, as the client reported it (no secrets: query strings are not in it). */
+  /** The last failure, as the client reported it: the request path and query (PublisherIdentifier), no token. */
   error: string;
   code?: string;
 }
@@ -97,6 +97,8 @@ export class Watermark {
   lastRun: ContentTypeRunSummary | null;
   /** Recently-seen entries of a version 1 watermark, to move into the seen set: [hash, contentCreated]. */
   legacySeen: [string, string][] = [];
+  /** Read from a version 1 watermark (which kept no first-run start). */
+  fromVersion1 = false;
 
   constructor(
     readonly tenantId: string,
@@ -198,6 +200,7 @@ export class Watermark {
     for (const [second, hashes] of Object.entries(d.seen)) {
       for (const h of hashes) if (/^[0-9a-f]{16}$/.test(h)) w.legacySeen.push([h, second]);
     }
+    w.fromVersion1 = true;
     return w;
   }
 }

@@ -65,6 +65,8 @@ export interface ContentPage {
   page: number;
   items: ContentBlobRef[];
   nextPageUri: string | undefined;
+  /** The URL this page was listed from (to list it again later). */
+  uri: string;
 }
 
 export interface ClientStats {
@@ -228,7 +230,7 @@ export class ManagementActivityClient {
           retryable: false,
         });
       }
-      yield { page, items: value, nextPageUri: next };
+      yield { page, items: value, nextPageUri: next, uri: url };
       url = next;
     }
   }

@@ -285,6 +285,123 @@ describe('unreadable blobs', () => {
   });
 });
 
+describe('budgets inside a run', () => {
+  let stack: CollectorStack;
+  afterEach(async () => stack?.stop());
+
+  /** A tenant with many small blobs: `count` of them created over the last `hours` hours. */
+  function busy(count: number, hours: number): ScenarioSpec['explicit'] {
+    return Array.from({ length: count }, (_, i) => {
+      const created = NOW - hours * HOUR + Math.floor((i * hours * HOUR) / count);
+      return {
+        tenantId: TENANT,
+        contentType: CT,
+        contentCreated: iso(created),
+        records: [record(`b${i}`, created - MINUTE)],
+      };
+    });
+  }
+
+  it('stops part-way through a page when the share is spent, and the next run fetches the rest of it', async () => {
+    stack = await startCollectorStack({
+      scenario: scenario(busy(30, 5), { listing: { pageSize: 100 } }),
+      clock: { start: iso(NOW), frozen: true },
+    });
+    const runtime = stack.runtime({
+      AUDITFEED_CONTENT_TYPES: CT,
+      AUDITFEED_INITIAL_LOOKBACK_HOURS: '24',
+      AUDITFEED_FETCH_CONCURRENCY: '1',
+    });
+    // Counted work: each blob fetched is a second; a run may use ten.
+    const onStep = (step: string): void => {
+      if (step === 'fetched-blob') stack.sim.clock.advance(1000);
+    };
+    const first = await stack.collect(runtime, { deadlineMs: 10_000, onStep });
+    expect(first.contentTypes[0]).toMatchObject({ outcome: 'deadline', pages: 1 });
+    expect(first.contentTypes[0]!.blobs).toBeLessThan(15);
+    const { watermark } = await runtime.watermarks.load(TENANT, CT);
+    // The page it stopped in is where the next run starts.
+    expect(watermark.resume?.nextPageUri).toMatch(
+      /subscriptions\/content\?contentType=Audit\.General&startTime=/,
+    );
+    let runs = 1;
+    while (
+      (await stack.collect(runtime, { deadlineMs: 10_000, onStep })).contentTypes[0]!.outcome !== 'complete'
+    ) {
+      expect(++runs).toBeLessThan(10);
+    }
+    const counts = countIds(await stack.drain());
+    expect(counts.size).toBe(30);
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+  });
+
+  it('keeps the recent listing moving while a long sweep continues across runs', async () => {
+    stack = await startCollectorStack({
+      scenario: scenario(busy(120, 6 * 24), { listing: { pageSize: 5 } }),
+      clock: { start: iso(NOW), frozen: true },
+    });
+    const runtime = stack.runtime({ AUDITFEED_CONTENT_TYPES: CT, AUDITFEED_SWEEP_INTERVAL_MINUTES: '0' });
+    const onStep = (): void => {
+      stack.sim.clock.advance(1000);
+    };
+    // Catch up first; then every run sweeps 6 days of 5-blob pages, far more than a 20-step run.
+    while ((await stack.collect(runtime)).contentTypes[0]!.outcome !== 'complete');
+    await stack.drain();
+    const sweeps: string[] = [];
+    for (let run = 0; run < 40; run++) {
+      const before = (await runtime.watermarks.load(TENANT, CT)).watermark.cursor!.getTime();
+      stack.sim.clock.advance(5 * MINUTE);
+      const c = (await stack.collect(runtime, { deadlineMs: 20_000, onStep })).contentTypes[0]!;
+      sweeps.push(c.sweep);
+      // The cursor moves every run, sweep or not.
+      expect(Date.parse(c.cursor!)).toBeGreaterThan(before);
+      if (c.sweep === 'complete') break;
+    }
+    expect(sweeps.slice(0, -1).every((s) => s === 'partial')).toBe(true);
+    expect(sweeps[sweeps.length - 1]).toBe('complete');
+    expect(sweeps.length).toBeGreaterThan(2);
+  });
+
+  it('leaves quarantined blobs for the next run when retrying them is throttled, and lists new content', async () => {
+    const created = NOW - 3 * HOUR;
+    stack = await startCollectorStack({
+      scenario: scenario([
+        {
+          tenantId: TENANT,
+          contentType: CT,
+          contentCreated: iso(created),
+          contentId: 'sick$audit_general',
+          records: [record('sick', created - MINUTE)],
+        },
+      ]),
+      clock: { start: iso(NOW), frozen: true },
+    });
+    stack.sim.faults.add({
+      route: 'blob',
+      contentId: 'sick$audit_general',
+      times: 1,
+      action: { kind: 'malformed', body: '{"error":"no"}' },
+    });
+    const runtime = stack.runtime({ AUDITFEED_CONTENT_TYPES: CT, AUDITFEED_INITIAL_LOOKBACK_HOURS: '24' });
+    expect((await stack.collect(runtime)).contentTypes[0]).toMatchObject({ quarantined: 1 });
+    stack.sim.faults.add({
+      route: 'blob',
+      contentId: 'sick$audit_general',
+      times: Infinity,
+      action: { kind: 'throttle', shape: '403-AF429' },
+    });
+    stack.sim.clock.advance(HOUR);
+    const throttled = await stack.collect(runtime);
+    expect(throttled.contentTypes[0]).toMatchObject({
+      outcome: 'complete',
+      quarantined: 1,
+      cursor: iso(NOW + HOUR),
+    });
+    const entry = (await runtime.watermarks.load(TENANT, CT)).watermark.quarantine.get('sick$audit_general');
+    expect(entry?.attempts).toBe(1);
+  });
+});
+
 describe('many tenants, short runs', () => {
   let stack: CollectorStack;
   afterEach(async () => stack?.stop());

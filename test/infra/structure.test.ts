@@ -366,6 +366,7 @@ describe('alerts', () => {
       'lagSeconds',
       'quarantined',
       'maxLatenessSeconds',
+      'sweepAgeSeconds',
       'recorded as a gap',
       'goes to the poison queue',
       'Poison queue holds',
@@ -390,6 +391,7 @@ describe('alerts', () => {
         'quarantined-blob',
         'recorded-gap',
         'rejected-record',
+        'sweep-behind',
       ].sort(),
     );
   });

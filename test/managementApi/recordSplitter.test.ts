@@ -1,5 +1,5 @@
 import { Rng } from '../../scripts/simulator/rng';
-import type { BlobBodyError} from '../../shared/managementApi/recordSplitter';
+import type { BlobBodyError } from '../../shared/managementApi/recordSplitter';
 import { RecordSplitter, type BlobElement } from '../../shared/managementApi/recordSplitter';
 
 /** The content-blob splitter on its own: boundaries, refusals, bounded memory, bad bodies. */
