@@ -19,7 +19,7 @@ describe('local pipeline (Functions trigger semantics)', () => {
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'auditfeed-pipeline-test-'));
     stack = await startLocalStack({ scenario: 'small', stateDir: dir, persist: false, env: {} });
-  }, 60_000);
+  }, 180_000);
 
   afterAll(async () => {
     await stack?.stop();
@@ -63,5 +63,5 @@ describe('local pipeline (Functions trigger semantics)', () => {
       expect(t.cursor).toBeDefined();
     }
     expect(stats.maxLagSeconds()).toBeLessThan(600);
-  }, 60_000);
+  }, 180_000);
 });

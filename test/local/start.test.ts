@@ -159,7 +159,7 @@ beforeAll(async () => {
       cwd: ROOT,
     },
   );
-}, 120_000);
+}, 180_000);
 
 afterEach(() => {
   for (const child of live) child.kill('SIGKILL');
@@ -232,7 +232,7 @@ describe('npm start (scripts/local/run.ts)', () => {
       await sim.stop();
       await Promise.all([azurite.stop(), cosmos.stop()]);
     }
-  }, 90_000);
+  }, 180_000);
 
   it('--follow catches up on a clean slate, serves queries while it runs, and stops on SIGINT', async () => {
     const state = stateDir();
@@ -265,7 +265,7 @@ describe('npm start (scripts/local/run.ts)', () => {
     expect(final).toMatchObject({ status: 'following', ok: true });
     expect(final.check?.truth).toMatchObject({ missing: 0, duplicated: 0, unexpected: 0 });
     expect(await allGone(final.servicePids)).toBe(true);
-  }, 90_000);
+  }, 180_000);
 
   it('SIGINT in the middle of collecting stops everything, children included', async () => {
     const state = stateDir();
@@ -284,5 +284,5 @@ describe('npm start (scripts/local/run.ts)', () => {
     expect(running.output()).toMatch(/auditfeed local run interrupted before catching up/);
     expect(readReport(state).status).toBe('interrupted');
     expect(await allGone(servicePids)).toBe(true);
-  }, 60_000);
+  }, 180_000);
 });

@@ -283,5 +283,5 @@ describe('simulator: a 150 MB blob', () => {
     // Built whole, the body alone would be 150 MB of heap (a string) or external memory (a Buffer).
     expect(during!.collected).toBe(true);
     expect(during!.heapUsed + during!.external).toBeLessThan(idle.heapUsed + idle.external + 40 * MB);
-  }, 120_000);
+  }, 180_000);
 });

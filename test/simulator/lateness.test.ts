@@ -225,5 +225,5 @@ describe('simulator: lateness across the 7-day retention', () => {
       const bad = await http.get(`${sim.baseUrl}/_sim/truth/blobs?listableBy=yesterday`);
       expect(bad.status).toBe(400);
     });
-  }, 60_000);
+  }, 180_000);
 });
