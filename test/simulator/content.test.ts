@@ -203,7 +203,7 @@ describe('simulator: generated content', () => {
     } finally {
       await sim.stop();
     }
-  }, 30_000);
+  }, 180_000);
 
   it('loads a scenario from a JSON file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sim-scenario-'));

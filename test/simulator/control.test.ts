@@ -164,5 +164,5 @@ describe('simulator: CLI', () => {
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
-  }, 20_000);
+  }, 180_000);
 });
