@@ -63,7 +63,7 @@ describe('collector killed with SIGKILL mid-run', () => {
     expect(first.lines.some((l) => l.done === true)).toBe(false);
 
     const second = startJsonLineChild(dist('scripts/bench/collectorProcess.js'), [], { env });
-    await second.waitFor((l) => l.done === true, 120_000);
+    await second.waitFor((l) => l.done === true, 150_000);
     await second.exited;
     expect(second.child.exitCode).toBe(0);
 

@@ -237,7 +237,7 @@ describe('npm start (scripts/local/run.ts)', () => {
   it('--follow catches up on a clean slate, serves queries while it runs, and stops on SIGINT', async () => {
     const state = stateDir();
     const running = startRunner(['--follow', '--scenario', 'small'], state);
-    await running.waitFor(/Caught up after \d+s; following new activity/, 60_000);
+    await running.waitFor(/Caught up after \d+s; following new activity/, 150_000);
     const report = readReport(state);
     expect(report).toMatchObject({ status: 'following', ok: true });
     expect(report.finishedAt).toBeUndefined();
@@ -270,7 +270,7 @@ describe('npm start (scripts/local/run.ts)', () => {
   it('SIGINT in the middle of collecting stops everything, children included', async () => {
     const state = stateDir();
     const running = startRunner(['--once'], state);
-    await running.waitFor(/collected [1-9][\d,]* .* collector running/, 60_000);
+    await running.waitFor(/collected [1-9][\d,]* .* collector running/, 150_000);
     const { servicePids } = readReport(state);
     expect(servicePids).toHaveLength(2);
     expect(servicePids.every(isAlive)).toBe(true);
