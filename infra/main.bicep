@@ -82,7 +82,8 @@ param runDeadlineSeconds int = 480
 param initialLookbackHours int = 168
 
 @minValue(1)
-@maxValue(36500)
+// Cosmos DB's defaultTtl is at most 2,147,483,647 seconds: 24,855 days.
+@maxValue(24855)
 @description('AUDITFEED_RETENTION_DAYS: days a record is kept; also the Cosmos DB container default TTL.')
 param retentionDays int = 180
 
@@ -228,7 +229,17 @@ var tokenExchangeAudiences = {
   DoD: 'api://AzureADTokenExchangeUSGov'
   '21Vianet': 'api://AzureADTokenExchangeChina'
 }
-var federatedCredentialIssuer = '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+// The issuer is the cloud's Entra login host (shared/clouds.ts). Not environment().authentication.loginEndpoint:
+// in Azure China that is login.chinacloudapi.cn, while a managed identity's tokens there are issued by
+// login.partner.microsoftonline.cn (Microsoft's page on trusting a managed identity from an app, 21Vianet).
+var federatedCredentialIssuerHosts = {
+  Enterprise: 'login.microsoftonline.com'
+  GCC: 'login.microsoftonline.com'
+  GCCHigh: 'login.microsoftonline.us'
+  DoD: 'login.microsoftonline.us'
+  '21Vianet': 'login.partner.microsoftonline.cn'
+}
+var federatedCredentialIssuer = 'https://${federatedCredentialIssuerHosts[cloud]}/${tenant().tenantId}/v2.0'
 
 // ---------------------------------------------------------------------------------------------------------------
 // Resources

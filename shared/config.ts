@@ -469,10 +469,13 @@ function perContentTypeDays(value: string): Partial<Record<ContentType, number>>
     const [ct, days, extra] = pair.split('=');
     if (ct === undefined || days === undefined || extra !== undefined)
       throw new Invalid(`"${pair}" is not ContentType=days`);
-    result[contentType(ct)] = integer(1, 36500)(days);
+    result[contentType(ct)] = integer(1, MAX_RETENTION_DAYS)(days);
   }
   return result;
 }
+
+/** Cosmos DB's defaultTtl (and a document's ttl) is at most 2,147,483,647 seconds: 24,855 whole days. */
+export const MAX_RETENTION_DAYS = Math.floor(2_147_483_647 / 86_400);
 
 /** A collector run that overruns its deadline is cut off this much later (the host's timeout comes after). */
 export const HARD_STOP_GRACE_SECONDS = 60;
@@ -527,7 +530,7 @@ export function loadConfig(
     return seconds;
   });
   const initialLookbackHours = r.get('initialLookbackHours', integer(1, 168));
-  const retentionDays = r.get('retentionDays', integer(1, 36500));
+  const retentionDays = r.get('retentionDays', integer(1, MAX_RETENTION_DAYS));
   const contentTypeRetentionDays = r.get('contentTypeRetentionDays', perContentTypeDays);
   const timeoutSeconds = r.get('httpTimeoutSeconds', integer(1, 600));
   const maxRequestsPerMinute = r.get('maxRequestsPerMinute', integer(1, 60000));

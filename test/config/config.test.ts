@@ -140,6 +140,16 @@ describe('loadConfig', () => {
     });
   });
 
+  it('bounds retention by what a Cosmos DB TTL can hold (2,147,483,647 s = 24,855 days)', () => {
+    expect(loadConfig({ ...minimal, AUDITFEED_RETENTION_DAYS: '24855' }).retentionDays).toBe(24_855);
+    expect(() => loadConfig({ ...minimal, AUDITFEED_RETENTION_DAYS: '24856' })).toThrow(
+      /AUDITFEED_RETENTION_DAYS="24856": must be between 1 and 24855/,
+    );
+    expect(() =>
+      loadConfig({ ...minimal, AUDITFEED_CONTENT_TYPE_RETENTION_DAYS: 'Audit.Exchange=36500' }),
+    ).toThrow(/must be between 1 and 24855/);
+  });
+
   it('reports every problem at once, each with the setting, the bad value and a valid example', () => {
     const error = problemsOf({
       AUDITFEED_STORAGE: 'UseDevelopmentStorage=true',

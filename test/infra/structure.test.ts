@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CLOUD_ENDPOINTS, CLOUDS } from '../../shared/clouds';
-import { SETTINGS } from '../../shared/config';
+import { MAX_RETENTION_DAYS, SETTINGS } from '../../shared/config';
 import { CONTAINERS } from '../../shared/storage/clients';
 import { INDEXING_POLICY, PARTITION_KEY } from '../../shared/writer/cosmosContainer';
 import { poisonQueueName } from '../../shared/writer/poisonReplay';
@@ -338,6 +338,23 @@ describe('clouds and the federated credential', () => {
   it('the cloud parameter allows exactly the clouds the code knows', () => {
     expect(decoratorArgument(params(main.root).get('cloud')!.node, 'allowed')).toEqual([...CLOUDS]);
     expect(literal(params(main.root).get('cloud')!.default)).toBe(SETTINGS.cloud.default);
+  });
+
+  it('the credential issuer per cloud is the login host the code uses (21Vianet: login.partner.microsoftonline.cn)', () => {
+    const hosts = literal(variable(main.root, 'federatedCredentialIssuerHosts'));
+    expect(hosts).toEqual(
+      Object.fromEntries(CLOUDS.map((c) => [c, new URL(CLOUD_ENDPOINTS[c].loginHost).host])),
+    );
+    expect(variable(main.root, 'federatedCredentialIssuer')!.text).toBe(
+      "'https://${federatedCredentialIssuerHosts[cloud]}/${tenant().tenantId}/v2.0'",
+    );
+  });
+
+  it('retention is bounded by what a Cosmos DB TTL can hold, as in the code', () => {
+    expect(decoratorArgument(params(main.root).get('retentionDays')!.node, 'maxValue')).toBe(
+      MAX_RETENTION_DAYS,
+    );
+    expect(MAX_RETENTION_DAYS * 86_400).toBeLessThanOrEqual(2_147_483_647);
   });
 
   it('the credential audience per cloud is the one the code asks for', () => {
