@@ -100,10 +100,6 @@ export class ContentTypeRun {
     });
   }
 
-  get cursor(): Date | null {
-    return this.watermark?.cursor ?? null;
-  }
-
   async run(): Promise<void> {
     ({ watermark: this.watermark, etag: this.etag } = await this.watermarks.load(
       this.tenantId,
