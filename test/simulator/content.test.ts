@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadScenarioFile, startSimulator } from '../../scripts/simulator';
 import type { ScenarioSpec, Simulator } from '../../scripts/simulator';
-import { OTHER_TENANT, TENANT, api, http, tokenFor } from './helpers';
+import { OTHER_TENANT, TENANT, api, http, tokenFor, withSim } from './helpers';
 import type { ContentItem } from './helpers';
 
 const NOW = '2026-11-20T12:00:00.000Z';
@@ -25,15 +25,6 @@ const base: ScenarioSpec = {
   subscriptions: { preStarted: true },
   tokenLifetimeSeconds: 86_400,
 };
-
-async function withSim<T>(scenario: ScenarioSpec, fn: (sim: Simulator) => Promise<T>): Promise<T> {
-  const sim = await startSimulator({ scenario, clock: { start: NOW, frozen: true } });
-  try {
-    return await fn(sim);
-  } finally {
-    await sim.stop();
-  }
-}
 
 async function blobText(sim: Simulator, token: string, tenantId: string, contentId: string): Promise<string> {
   const res = await http.get<string>(sim.contentUri(tenantId, contentId), {

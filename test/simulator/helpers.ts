@@ -3,7 +3,7 @@ import { dirname, join, relative } from 'node:path';
 import axios from 'axios';
 import type { AxiosResponse } from 'axios';
 import ts from 'typescript';
-import type { Simulator } from '../../scripts/simulator';
+import { startSimulator, type ScenarioSpec, type Simulator } from '../../scripts/simulator';
 
 export const ROOT = join(__dirname, '..', '..');
 
@@ -107,4 +107,17 @@ export async function listAll(
 
 export function errorCode(res: AxiosResponse): string | undefined {
   return (res.data as { error?: { code?: string } } | undefined)?.error?.code;
+}
+
+/** The clock most simulator tests start from, frozen. */
+export const SIM_NOW = '2026-11-20T12:00:00.000Z';
+
+/** Runs `fn` against a simulator of `scenario` (clock frozen at SIM_NOW), stopping it afterwards. */
+export async function withSim<T>(scenario: ScenarioSpec, fn: (sim: Simulator) => Promise<T>): Promise<T> {
+  const sim = await startSimulator({ scenario, clock: { start: SIM_NOW, frozen: true } });
+  try {
+    return await fn(sim);
+  } finally {
+    await sim.stop();
+  }
 }

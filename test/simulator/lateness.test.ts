@@ -1,19 +1,10 @@
 import { startSimulator } from '../../scripts/simulator';
 import type { ScenarioSpec, Simulator, TruthBlob } from '../../scripts/simulator';
-import { TENANT, errorCode, http, listAll, tokenFor } from './helpers';
+import { TENANT, errorCode, http, listAll, tokenFor, withSim } from './helpers';
 
 const NOW = '2026-11-20T12:00:00.000Z';
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
-
-async function withSim<T>(scenario: ScenarioSpec, fn: (sim: Simulator) => Promise<T>): Promise<T> {
-  const sim = await startSimulator({ scenario, clock: { start: NOW, frozen: true } });
-  try {
-    return await fn(sim);
-  } finally {
-    await sim.stop();
-  }
-}
 
 const iso = (ms: number): string => new Date(ms).toISOString().slice(0, 19);
 

@@ -1,6 +1,6 @@
 import { startSimulator } from '../../scripts/simulator';
 import type { ScenarioSpec, Simulator } from '../../scripts/simulator';
-import { OTHER_TENANT, TENANT, api, http, tokenFor } from './helpers';
+import { OTHER_TENANT, TENANT, api, http, tokenFor, withSim } from './helpers';
 import type { ContentItem } from './helpers';
 
 const NOW = '2026-11-20T12:00:00.000Z';
@@ -18,15 +18,6 @@ const base: ScenarioSpec = {
 };
 
 const withStory: ScenarioSpec = { ...base, stories: [{ kind: 'bec', tenantId: TENANT, start: STORY_START }] };
-
-async function withSim<T>(scenario: ScenarioSpec, fn: (sim: Simulator) => Promise<T>): Promise<T> {
-  const sim = await startSimulator({ scenario, clock: { start: NOW, frozen: true } });
-  try {
-    return await fn(sim);
-  } finally {
-    await sim.stop();
-  }
-}
 
 /** Every record served for one content type of TENANT over the listing window, fetched as a client would. */
 async function servedRecords(sim: Simulator, contentType: string): Promise<Array<Record<string, unknown>>> {
