@@ -16,7 +16,9 @@ import {
   redactQuery,
 } from '../errors';
 import { silentLogger, type Logger } from '../logging';
+import { MAX_BATCH_JSON_BYTES } from '../messages/envelope';
 import { sleep } from '../sleep';
+import { MAX_DOCUMENT_NESTING } from '../writer/nesting';
 import { RequestPacer } from './pacer';
 import { BlobBodyError, RecordSplitter, type BlobElement } from './recordSplitter';
 import {
@@ -93,8 +95,14 @@ export interface BlobReadResult {
 /** Receives each element of a content blob in order; awaited, so a slow consumer slows the download. */
 export type ElementHandler = (element: BlobElement) => void | Promise<void>;
 
-/** Defaults for one record: what the queue's batches can carry, and Cosmos DB's nesting limit. */
-export const DEFAULT_RECORD_LIMITS = { maxBytes: 15 * 1024 * 1024, maxDepth: 128 };
+/**
+ * Defaults for one record: what the queue's batches can carry (less room for the batch around it), and
+ * the nesting Cosmos DB stores — the same limits the batcher and the writer apply.
+ */
+export const DEFAULT_RECORD_LIMITS = {
+  maxBytes: MAX_BATCH_JSON_BYTES - 1024 * 1024,
+  maxDepth: MAX_DOCUMENT_NESTING,
+};
 
 /** An error thrown by the caller's element handler: never retried here. */
 class HandlerError extends Error {
