@@ -212,6 +212,28 @@ var auditfeedContainers = [
   'poison-archive'
 ]
 
+// Reads, writes and deletes on the blob and queue services (the audit trail's batches, cursors and rejected
+// records) go to the workspace; resource-specific tables StorageBlobLogs and StorageQueueLogs. Metrics stay in
+// Azure Monitor, not copied into the workspace.
+var storageDataPlaneLogs = [
+  {
+    name: 'audit-to-workspace'
+    workspaceResourceId: logAnalytics.outputs.resourceId
+    logCategoriesAndGroups: [
+      {
+        category: 'StorageRead'
+      }
+      {
+        category: 'StorageWrite'
+      }
+      {
+        category: 'StorageDelete'
+      }
+    ]
+    metricCategories: []
+  }
+]
+
 // Built from the cloud's suffix so sovereign clouds work; identity-based connections take service URIs.
 var storageBlobEndpoint = 'https://${storageAccountName}.blob.${environment().suffixes.storage}/'
 var storageQueueEndpoint = 'https://${storageAccountName}.queue.${environment().suffixes.storage}/'
@@ -287,6 +309,8 @@ module storage 'br/public:avm/res/storage/storage-account:0.8.3' = {
     skuName: 'Standard_LRS'
     allowBlobPublicAccess: false
     allowSharedKeyAccess: false // identity-based connections only
+    // The module's default is true: no object replication into another tenant's account.
+    allowCrossTenantReplication: false
     minimumTlsVersion: 'TLS1_2'
     dnsEndpointType: 'Standard'
     publicNetworkAccess: 'Enabled'
@@ -301,6 +325,7 @@ module storage 'br/public:avm/res/storage/storage-account:0.8.3' = {
           publicAccess: 'None'
         }
       ]
+      diagnosticSettings: storageDataPlaneLogs
     }
     queueServices: {
       queues: [
@@ -312,6 +337,7 @@ module storage 'br/public:avm/res/storage/storage-account:0.8.3' = {
           name: '${queueName}-poison'
         }
       ]
+      diagnosticSettings: storageDataPlaneLogs
     }
   }
 }
@@ -331,6 +357,7 @@ module cosmos './app/cosmos.bicep' = {
     continuousBackup: cosmosContinuousBackup
     managedIdentityPrincipalId: identity.outputs.principalId
     userPrincipalId: principalId
+    logAnalyticsWorkspaceId: logAnalytics.outputs.resourceId
   }
 }
 
@@ -370,11 +397,28 @@ module keyVault 'br/public:avm/res/key-vault/vault:0.12.1' = if (useKeyVault) {
     softDeleteRetentionInDays: 7
     // Off so `azd down --purge` can remove the vault; turn on for production.
     enablePurgeProtection: false
+    // The module's defaults are true: no VM, ARM template or disk-encryption access to the credential.
+    enableVaultForDeployment: false
+    enableVaultForTemplateDeployment: false
+    enableVaultForDiskEncryption: false
     publicNetworkAccess: 'Enabled'
     networkAcls: {
       bypass: 'AzureServices'
       defaultAction: 'Allow'
     }
+    // Every read of the credential (and every change to it) is logged to the workspace.
+    diagnosticSettings: [
+      {
+        name: 'audit-to-workspace'
+        workspaceResourceId: logAnalytics.outputs.resourceId
+        logCategoriesAndGroups: [
+          {
+            category: 'AuditEvent'
+          }
+        ]
+        metricCategories: []
+      }
+    ]
   }
 }
 

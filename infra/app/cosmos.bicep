@@ -13,6 +13,8 @@ param continuousBackup bool = true
 param managedIdentityPrincipalId string
 @description('Deploying user, for local runs; empty = none.')
 param userPrincipalId string = ''
+@description('Log Analytics workspace that receives the data-plane logs.')
+param logAnalyticsWorkspaceId string
 
 // Cosmos DB Built-in Data Contributor: read and write items, nothing on databases or containers.
 var dataContributorRoleId = '00000000-0000-0000-0000-000000000002'
@@ -135,6 +137,28 @@ module account 'br/public:avm/res/document-db/database-account:0.19.0' = {
       }
     ]
     sqlRoleAssignments: concat(functionAssignment, userAssignment)
+    // Who read or wrote what in the audit store, which queries ran, and key or role changes on the account.
+    // Resource-specific tables (CDBDataPlaneRequests...) are smaller and cheaper than AzureDiagnostics; metrics stay
+    // in Azure Monitor, not copied into the workspace.
+    diagnosticSettings: [
+      {
+        name: 'audit-to-workspace'
+        workspaceResourceId: logAnalyticsWorkspaceId
+        logAnalyticsDestinationType: 'Dedicated'
+        logCategoriesAndGroups: [
+          {
+            category: 'DataPlaneRequests'
+          }
+          {
+            category: 'QueryRuntimeStatistics'
+          }
+          {
+            category: 'ControlPlaneRequests'
+          }
+        ]
+        metricCategories: []
+      }
+    ]
   }
 }
 

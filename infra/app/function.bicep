@@ -73,8 +73,12 @@ module site 'br/public:avm/res/web/site:0.22.0' = {
         version: runtimeVersion
       }
     }
+    // Replaces the module's whole default (alwaysOn, minTlsVersion 1.2, ftpsState FtpsOnly), so the hardening is
+    // restated: Flex Consumption has no Always On, TLS 1.2 at least, and no FTP at all (deployment is by blob).
     siteConfig: {
       alwaysOn: false
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
     }
     httpsOnly: true
     configs: [
