@@ -54,8 +54,25 @@ export interface UnpackedBatch extends Batch {
 
 /** A message the writer cannot use as it is. */
 export class BadMessageError extends AuditfeedError {
-  constructor(message: string) {
-    super(message, 'BadMessage');
+  constructor(message: string, code = 'BadMessage') {
+    super(message, code);
+  }
+}
+
+/**
+ * A message whose envelope version this writer has no decoder for: written by a collector of a newer
+ * version (or not by auditfeed at all). Thrown before anything is read or written, so the message fails,
+ * is retried and, after maxDequeueCount attempts, is archived and moved to the poison queue, from where
+ * `npm run replay-poison` brings it back once a writer that reads its version is deployed.
+ */
+export class EnvelopeVersionError extends BadMessageError {
+  constructor(readonly version: unknown) {
+    super(
+      `Message has envelope version ${JSON.stringify(version)}; this writer reads ` +
+        `version${READABLE_ENVELOPE_VERSIONS.length === 1 ? '' : 's'} ${READABLE_ENVELOPE_VERSIONS.join(', ')}. ` +
+        'Deploy the same version of collector and writer, then replay the poison queue (npm run replay-poison).',
+      'EnvelopeVersion',
+    );
   }
 }
 
@@ -144,12 +161,24 @@ export function decodeEnvelope(message: unknown): Envelope {
     throw new BadMessageError('Message is not a JSON object.');
   }
   const e = value as Record<string, unknown>;
-  if (e.v !== ENVELOPE_VERSION) {
-    throw new BadMessageError(
-      `Message has envelope version ${JSON.stringify(e.v)}; this writer reads version ${ENVELOPE_VERSION}. ` +
-        'Deploy the same version of collector and writer.',
-    );
-  }
+  const decoder = typeof e.v === 'number' ? DECODERS.get(e.v) : undefined;
+  if (decoder === undefined) throw new EnvelopeVersionError(e.v);
+  return decoder(e);
+}
+
+/**
+ * One decoder per envelope version this writer reads, each giving the current Envelope. The collector
+ * writes ENVELOPE_VERSION only; a writer of version N+1 keeps version N's decoder, so messages still in
+ * the queue (or in the poison queue) when the app is upgraded are written. test/messages/compatibility
+ * writes frozen messages of every version under test/fixtures/envelopes/ through the real writer.
+ */
+const DECODERS: ReadonlyMap<number, (e: Record<string, unknown>) => Envelope> = new Map([[1, decodeV1]]);
+
+/** Envelope versions decodeEnvelope accepts, oldest first. */
+export const READABLE_ENVELOPE_VERSIONS: readonly number[] = [...DECODERS.keys()].sort((a, b) => a - b);
+
+/** Version 1: the current shape. */
+function decodeV1(e: Record<string, unknown>): Envelope {
   const problems: string[] = [];
   if (typeof e.batchId !== 'string' || e.batchId === '') problems.push('batchId');
   if (typeof e.tenantId !== 'string' || e.tenantId === '') problems.push('tenantId');
