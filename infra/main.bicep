@@ -18,7 +18,7 @@ param environmentName string
 })
 param location string
 
-@description('Object id of the user (or service principal) running azd. Gets the same data roles as the function, so local runs against the deployed resources work. Leave empty to grant nothing.')
+@description('Object id of the user (or service principal) running azd. With deployerDataAccess it gets the function\'s data roles; as a User in auth modes certificate and secret it may upload the credential to Key Vault. Leave empty to grant nothing.')
 param principalId string = ''
 
 @description('Kind of principalId.')
@@ -27,6 +27,10 @@ param principalId string = ''
   'ServicePrincipal'
 ])
 param principalType string = 'User'
+
+// Off for pipelines: a CI principal deploys, it never needs to read every tenant's audit trail.
+@description('Give principalId the function\'s data roles on storage and Cosmos DB, so local runs and npm run status work against the deployed resources. Set false for a pipeline (the CI workflow does).')
+param deployerDataAccess bool = true
 
 @description('Optional resource group name; default rg-<environmentName>.')
 param resourceGroupName string = ''
@@ -356,7 +360,7 @@ module cosmos './app/cosmos.bicep' = {
     autoscaleMaxThroughput: cosmosAutoscaleMaxThroughput
     continuousBackup: cosmosContinuousBackup
     managedIdentityPrincipalId: identity.outputs.principalId
-    userPrincipalId: principalId
+    userPrincipalId: deployerDataAccess ? principalId : ''
     logAnalyticsWorkspaceId: logAnalytics.outputs.resourceId
   }
 }
@@ -433,6 +437,7 @@ module rbac './app/rbac.bicep' = {
     managedIdentityPrincipalId: identity.outputs.principalId
     userPrincipalId: principalId
     userPrincipalType: principalType
+    userDataAccess: deployerDataAccess
   }
   dependsOn: [
     keyVault

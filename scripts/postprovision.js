@@ -145,6 +145,21 @@ function consentUrls(env) {
 }
 
 /**
+ * What local runs need that this environment may not have granted: without AUDITFEED_DEPLOYER_DATA_ACCESS
+ * (infra/main.bicep deployerDataAccess, default true) you have no data roles, and every request gets a 403.
+ * @param {Record<string, string>} env
+ * @returns {string | undefined}
+ */
+function localAccessNote(env) {
+  if (!/^false$/i.test((env.AUDITFEED_DEPLOYER_DATA_ACCESS ?? '').trim())) return undefined;
+  return [
+    'AUDITFEED_DEPLOYER_DATA_ACCESS is false: you have no data roles on this storage account and Cosmos DB, so local',
+    'runs and `npm run status` against them are refused (403). To grant them to yourself:',
+    '  azd env set AUDITFEED_DEPLOYER_DATA_ACCESS true && azd provision',
+  ].join('\n');
+}
+
+/**
  * @param {Record<string, string>} env
  * @param {string} key
  */
@@ -184,6 +199,8 @@ function main() {
     console.log(
       `postprovision: wrote ${path.relative(process.cwd(), file) || file} (identity-based, no secrets).`,
     );
+    const note = localAccessNote(env);
+    if (note) console.log(note);
   }
 
   const mode = env.AUDITFEED_AUTH_MODE || 'federated';
@@ -231,6 +248,7 @@ module.exports = {
   localSettings,
   federatedCredential,
   consentUrls,
+  localAccessNote,
   REMOVED_LOCALLY,
   LOGIN_HOSTS,
 };

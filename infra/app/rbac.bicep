@@ -1,4 +1,5 @@
-// Least-privilege Azure RBAC for the function's identity, mirrored for the deploying user when one is given.
+// Least-privilege Azure RBAC for the function's identity; its data roles are mirrored for the deploying principal
+// only when asked to (userDataAccess), and a deploying user may upload the Management API credential.
 // Cosmos DB data-plane roles are in cosmos.bicep (sqlRoleAssignments), not here.
 
 param storageAccountName string
@@ -7,9 +8,11 @@ param appInsightsName string
 param keyVaultName string = ''
 param authMode string
 param managedIdentityPrincipalId string
-@description('Deploying user or service principal; empty = no mirror.')
+@description('Deploying user or service principal; empty = no grants.')
 param userPrincipalId string = ''
 param userPrincipalType string = 'User'
+@description('Mirror the function\'s storage data roles to userPrincipalId (local runs against the deployed resources).')
+param userDataAccess bool = false
 
 // Built-in role definition ids.
 var roles = {
@@ -22,9 +25,13 @@ var roles = {
   keyVaultCertificatesOfficer: 'a4417e6f-fecd-4de8-b567-7b0420556985'
 }
 
-var mirrorForUser = !empty(userPrincipalId)
+var mirrorForUser = !empty(userPrincipalId) && userDataAccess
 var useKeyVault = !empty(keyVaultName)
-// The user uploads the credential: a secret, or a certificate (whose PEM the app reads as a secret).
+// The person who runs azd uploads the credential after provisioning (docs/deploy.md), so a User gets the officer
+// role whether or not it has data access: a setup step, not access to the audit trail. A pipeline never uploads
+// it, so a service principal gets none.
+var userUploadsCredential = useKeyVault && !empty(userPrincipalId) && userPrincipalType == 'User'
+// A secret, or a certificate (whose PEM the app reads as a secret).
 var userKeyVaultRole = authMode == 'certificate' ? roles.keyVaultCertificatesOfficer : roles.keyVaultSecretsOfficer
 
 resource storageAccount 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
@@ -140,20 +147,7 @@ resource tableForUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = if 
   }
 }
 
-resource metricsForUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (mirrorForUser) {
-  name: guid(applicationInsights.id, userPrincipalId, roles.monitoringMetricsPublisher)
-  scope: applicationInsights
-  properties: {
-    roleDefinitionId: subscriptionResourceId(
-      'Microsoft.Authorization/roleDefinitions',
-      roles.monitoringMetricsPublisher
-    )
-    principalId: userPrincipalId
-    principalType: userPrincipalType
-  }
-}
-
-resource keyVaultForUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (useKeyVault && mirrorForUser) {
+resource keyVaultForUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (userUploadsCredential) {
   name: guid(keyVault.id, userPrincipalId, userKeyVaultRole)
   scope: keyVault
   properties: {

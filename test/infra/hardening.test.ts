@@ -1,6 +1,12 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { localAccessNote } from '../../scripts/postprovision';
 import {
   Expr,
+  INFRA_DIR,
+  REPO_ROOT,
   declarations,
+  params,
   loadAllBicep,
   property,
   propertyPath,
@@ -28,6 +34,10 @@ const avmModule = (name: string): Declaration => {
   expect(found).toHaveLength(1);
   return found[0]!;
 };
+const fileNamed = (name: string): BicepFile => files.find((f) => f.name === `infra/${name}`)!;
+/** The condition of `resource x '...' = if (condition) {...}`, without the parentheses. */
+const conditionOf = (d: Declaration): string | undefined =>
+  d.conditional ? d.body.parent!.namedChildren[0]!.text.replace(/^\((.*)\)$/s, '$1') : undefined;
 const paramsOf = (m: Declaration): SyntaxNode => property(m.body, 'params')!;
 const literal = (node: SyntaxNode | undefined): unknown => (node ? valueOf(node) : undefined);
 const workspaceId = new Expr('logAnalytics.outputs.resourceId');
@@ -113,5 +123,77 @@ describe('data-plane logs go to the Log Analytics workspace', () => {
         metricCategories: [],
       },
     ]);
+  });
+});
+
+describe('least privilege for the deploying principal', () => {
+  const rbacAssignments = (): Declaration[] =>
+    declarations(fileNamed('app/rbac.bicep').root, 'resource_declaration').filter((r) =>
+      r.target.startsWith('Microsoft.Authorization/roleAssignments@'),
+    );
+  const forUser = (): Declaration[] =>
+    rbacAssignments().filter(
+      (r) => propertyPath(r.body, 'properties', 'principalId')?.text === 'userPrincipalId',
+    );
+  const roleOf = (r: Declaration): string | undefined =>
+    /roles\.(\w+)/.exec(propertyPath(r.body, 'properties', 'roleDefinitionId')!.text)?.[1];
+
+  it('data roles reach the deployer only with deployerDataAccess, which the pipeline turns off', () => {
+    const deployerDataAccess = params(main.root).get('deployerDataAccess')!;
+    expect(deployerDataAccess.type).toBe('bool');
+    expect(literal(deployerDataAccess.default)).toBe(true);
+    const parameters = JSON.parse(readFileSync(path.join(INFRA_DIR, 'main.parameters.json'), 'utf8')) as {
+      parameters: Record<string, { value: string }>;
+    };
+    expect(parameters.parameters.deployerDataAccess?.value).toBe('${AUDITFEED_DEPLOYER_DATA_ACCESS=true}');
+
+    const call = (target: string): SyntaxNode =>
+      paramsOf(declarations(main.root, 'module_declaration').find((m) => m.target === target)!);
+    expect(property(call('./app/rbac.bicep'), 'userDataAccess')?.text).toBe('deployerDataAccess');
+    expect(property(call('./app/cosmos.bicep'), 'userPrincipalId')?.text).toBe(
+      "deployerDataAccess ? principalId : ''",
+    );
+    expect(variable(fileNamed('app/rbac.bicep').root, 'mirrorForUser')?.text).toBe(
+      '!empty(userPrincipalId) && userDataAccess',
+    );
+    const dataRoles = forUser().filter(
+      (r) => roleOf(r) !== 'userKeyVaultRole' && r.name !== 'keyVaultForUser',
+    );
+    expect(dataRoles.map((r) => `${r.name}: ${conditionOf(r)}`)).toEqual(
+      dataRoles.map((r) => `${r.name}: mirrorForUser`),
+    );
+    expect(dataRoles.map(roleOf).sort()).toEqual([
+      'storageBlobDataOwner',
+      'storageQueueDataContributor',
+      'storageTableDataContributor',
+    ]);
+
+    const deploy = readFileSync(path.join(REPO_ROOT, '.github', 'workflows', 'ci.yml'), 'utf8').split(
+      /^ {2}deploy:/m,
+    )[1]!;
+    expect(deploy).toMatch(/^ {6}AUDITFEED_DEPLOYER_DATA_ACCESS: '?false'?$/m);
+  });
+
+  it("nobody but the function publishes telemetry (the deployer's Monitoring Metrics Publisher was unused)", () => {
+    const publishers = rbacAssignments().filter((r) => roleOf(r) === 'monitoringMetricsPublisher');
+    expect(publishers.map((r) => propertyPath(r.body, 'properties', 'principalId')!.text)).toEqual([
+      'managedIdentityPrincipalId',
+    ]);
+  });
+
+  it("only a deploying User may upload the Key Vault credential; a pipeline's service principal may not", () => {
+    const vault = forUser().find((r) => r.name === 'keyVaultForUser')!;
+    expect(conditionOf(vault)).toBe('userUploadsCredential');
+    expect(variable(fileNamed('app/rbac.bicep').root, 'userUploadsCredential')?.text).toBe(
+      "useKeyVault && !empty(userPrincipalId) && userPrincipalType == 'User'",
+    );
+  });
+
+  it('the postprovision hook says when local runs will be refused', () => {
+    expect(localAccessNote({ AUDITFEED_DEPLOYER_DATA_ACCESS: 'false' })).toMatch(
+      /azd env set AUDITFEED_DEPLOYER_DATA_ACCESS true/,
+    );
+    expect(localAccessNote({ AUDITFEED_DEPLOYER_DATA_ACCESS: 'true' })).toBeUndefined();
+    expect(localAccessNote({})).toBeUndefined();
   });
 });
