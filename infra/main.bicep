@@ -160,8 +160,11 @@ param cosmosCapacityMode string = 'serverless'
 @description('Autoscale maximum RU/s of the container when cosmosCapacityMode is provisioned.')
 param cosmosAutoscaleMaxThroughput int = 1000
 
-@description('Continuous backup (7 days) on the Cosmos DB account: required to mirror it into Microsoft Fabric for Power BI.')
+@description('Continuous backup (7 days) on the Cosmos DB account: required to mirror it into Microsoft Fabric for Power BI. Once on it cannot be turned off: false on a redeploy of an account that has it fails.')
 param cosmosContinuousBackup bool = true
+
+@description('Object id of the Entra ID user (or group) whose organizational account connects Fabric mirroring: gets a custom data-plane role with only readMetadata and readAnalytics. Empty = nobody.')
+param fabricMirrorPrincipalId string = ''
 
 @allowed([
   512
@@ -362,6 +365,7 @@ module cosmos './app/cosmos.bicep' = {
     managedIdentityPrincipalId: identity.outputs.principalId
     userPrincipalId: deployerDataAccess ? principalId : ''
     logAnalyticsWorkspaceId: logAnalytics.outputs.resourceId
+    fabricMirrorPrincipalId: fabricMirrorPrincipalId
   }
 }
 
@@ -547,6 +551,7 @@ output SERVICE_AUDITFEED_NAME string = function.outputs.name
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output AZURE_STORAGE_TABLE_ENDPOINT string = storageTableEndpoint
 output AZURE_COSMOS_ACCOUNT_NAME string = cosmos.outputs.name
+output AZURE_COSMOS_FABRIC_ROLE_DEFINITION_ID string = cosmos.outputs.fabricMirrorRoleDefinitionId
 output AZURE_KEY_VAULT_NAME string = useKeyVault ? keyVaultName : ''
 output AZURE_KEY_VAULT_SECRET_NAME string = useKeyVault ? keyVaultSecretName : ''
 output AZURE_MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId

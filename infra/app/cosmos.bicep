@@ -13,12 +13,37 @@ param continuousBackup bool = true
 param managedIdentityPrincipalId string
 @description('Deploying user, for local runs; empty = none.')
 param userPrincipalId string = ''
+@description('Entra ID user (or group) whose organizational account connects Fabric mirroring; empty = none.')
+param fabricMirrorPrincipalId string = ''
 @description('Log Analytics workspace that receives the data-plane logs.')
 param logAnalyticsWorkspaceId string
 
 // Cosmos DB Built-in Data Contributor: read and write items, nothing on databases or containers.
 var dataContributorRoleId = '00000000-0000-0000-0000-000000000002'
 var accountId = resourceId('Microsoft.DocumentDB/databaseAccounts', name)
+
+// Fabric mirroring signs in with an organizational account, never a key (local auth is off), and needs
+// readMetadata and readAnalytics, which no built-in role grants alone: this custom role, on the account only.
+var fabricMirrorRoleId = guid(accountId, 'fabric-mirroring')
+var fabricMirrorRole = {
+  name: fabricMirrorRoleId
+  roleName: 'auditfeed Fabric mirroring'
+  dataActions: [
+    'Microsoft.DocumentDB/databaseAccounts/readMetadata'
+    'Microsoft.DocumentDB/databaseAccounts/readAnalytics'
+  ]
+  assignableScopes: [
+    accountId
+  ]
+  assignments: empty(fabricMirrorPrincipalId)
+    ? []
+    : [
+        {
+          name: guid(accountId, fabricMirrorPrincipalId, fabricMirrorRoleId)
+          principalId: fabricMirrorPrincipalId
+        }
+      ]
+}
 
 var functionAssignment = [
   {
@@ -137,6 +162,9 @@ module account 'br/public:avm/res/document-db/database-account:0.19.0' = {
       }
     ]
     sqlRoleAssignments: concat(functionAssignment, userAssignment)
+    sqlRoleDefinitions: [
+      fabricMirrorRole
+    ]
     // Who read or wrote what in the audit store, which queries ran, and key or role changes on the account.
     // Resource-specific tables (CDBDataPlaneRequests...) are smaller and cheaper than AzureDiagnostics; metrics stay
     // in Azure Monitor, not copied into the workspace.
@@ -165,3 +193,4 @@ module account 'br/public:avm/res/document-db/database-account:0.19.0' = {
 output name string = account.outputs.name
 output resourceId string = account.outputs.resourceId
 output endpoint string = account.outputs.endpoint
+output fabricMirrorRoleDefinitionId string = '${accountId}/sqlRoleDefinitions/${fabricMirrorRoleId}'

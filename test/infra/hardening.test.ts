@@ -5,6 +5,7 @@ import {
   Expr,
   INFRA_DIR,
   REPO_ROOT,
+  decoratorArgument,
   declarations,
   params,
   loadAllBicep,
@@ -41,6 +42,14 @@ const conditionOf = (d: Declaration): string | undefined =>
 const paramsOf = (m: Declaration): SyntaxNode => property(m.body, 'params')!;
 const literal = (node: SyntaxNode | undefined): unknown => (node ? valueOf(node) : undefined);
 const workspaceId = new Expr('logAnalytics.outputs.resourceId');
+const parametersFile = (): Record<string, { value: string }> =>
+  (
+    JSON.parse(readFileSync(path.join(INFRA_DIR, 'main.parameters.json'), 'utf8')) as {
+      parameters: Record<string, { value: string }>;
+    }
+  ).parameters;
+const moduleCall = (target: string): SyntaxNode =>
+  paramsOf(declarations(main.root, 'module_declaration').find((m) => m.target === target)!);
 
 describe('hardening left at module defaults', () => {
   it('the function app keeps TLS 1.2 and turns FTP off (its siteConfig replaces the module default)', () => {
@@ -142,15 +151,10 @@ describe('least privilege for the deploying principal', () => {
     const deployerDataAccess = params(main.root).get('deployerDataAccess')!;
     expect(deployerDataAccess.type).toBe('bool');
     expect(literal(deployerDataAccess.default)).toBe(true);
-    const parameters = JSON.parse(readFileSync(path.join(INFRA_DIR, 'main.parameters.json'), 'utf8')) as {
-      parameters: Record<string, { value: string }>;
-    };
-    expect(parameters.parameters.deployerDataAccess?.value).toBe('${AUDITFEED_DEPLOYER_DATA_ACCESS=true}');
+    expect(parametersFile().deployerDataAccess?.value).toBe('${AUDITFEED_DEPLOYER_DATA_ACCESS=true}');
 
-    const call = (target: string): SyntaxNode =>
-      paramsOf(declarations(main.root, 'module_declaration').find((m) => m.target === target)!);
-    expect(property(call('./app/rbac.bicep'), 'userDataAccess')?.text).toBe('deployerDataAccess');
-    expect(property(call('./app/cosmos.bicep'), 'userPrincipalId')?.text).toBe(
+    expect(property(moduleCall('./app/rbac.bicep'), 'userDataAccess')?.text).toBe('deployerDataAccess');
+    expect(property(moduleCall('./app/cosmos.bicep'), 'userPrincipalId')?.text).toBe(
       "deployerDataAccess ? principalId : ''",
     );
     expect(variable(fileNamed('app/rbac.bicep').root, 'mirrorForUser')?.text).toBe(
@@ -195,5 +199,50 @@ describe('least privilege for the deploying principal', () => {
     );
     expect(localAccessNote({ AUDITFEED_DEPLOYER_DATA_ACCESS: 'true' })).toBeUndefined();
     expect(localAccessNote({})).toBeUndefined();
+  });
+});
+
+describe('Fabric mirroring with Entra ID', () => {
+  it('a custom data-plane role with only readMetadata and readAnalytics, on the account, for an opt-in principal', () => {
+    const cosmos = fileNamed('app/cosmos.bicep');
+    expect(
+      property(paramsOf(avmModule('res/document-db/database-account')), 'sqlRoleDefinitions')?.text,
+    ).toMatch(/^\[\s*fabricMirrorRole\s*\]$/);
+    expect(literal(variable(cosmos.root, 'fabricMirrorRole'))).toEqual({
+      name: new Expr('fabricMirrorRoleId'),
+      roleName: 'auditfeed Fabric mirroring',
+      dataActions: [
+        'Microsoft.DocumentDB/databaseAccounts/readMetadata',
+        'Microsoft.DocumentDB/databaseAccounts/readAnalytics',
+      ],
+      assignableScopes: [new Expr('accountId')],
+      assignments: expect.any(Expr) as unknown,
+    });
+    // No principal, no assignment; one principal, one assignment named guid(account, principal, role).
+    const assignments = property(variable(cosmos.root, 'fabricMirrorRole')!, 'assignments')!;
+    expect(assignments.text).toMatch(/^empty\(fabricMirrorPrincipalId\)\s*\?\s*\[\]/);
+    const entry = assignments.descendantsOfType('object')[0]!;
+    expect(literal(entry)).toEqual({
+      name: new Expr('guid(accountId, fabricMirrorPrincipalId, fabricMirrorRoleId)'),
+      principalId: new Expr('fabricMirrorPrincipalId'),
+    });
+    expect(variable(cosmos.root, 'fabricMirrorRoleId')?.text).toBe("guid(accountId, 'fabric-mirroring')");
+  });
+
+  it('the principal is a main.bicep parameter, empty by default, set with AUDITFEED_FABRIC_PRINCIPAL_ID', () => {
+    const declared = params(main.root).get('fabricMirrorPrincipalId')!;
+    expect(literal(declared.default)).toBe('');
+    expect(parametersFile().fabricMirrorPrincipalId?.value).toBe('${AUDITFEED_FABRIC_PRINCIPAL_ID}');
+    expect(property(moduleCall('./app/cosmos.bicep'), 'fabricMirrorPrincipalId')?.text).toBe(
+      'fabricMirrorPrincipalId',
+    );
+  });
+
+  it('the continuous-backup parameter says it cannot be turned off once on', () => {
+    const description = decoratorArgument(
+      params(main.root).get('cosmosContinuousBackup')!.node,
+      'description',
+    );
+    expect(description).toMatch(/cannot be turned off/);
   });
 });
