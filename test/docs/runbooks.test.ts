@@ -109,6 +109,17 @@ describe('docs/runbooks.md', () => {
   });
 });
 
+describe('links between the operations docs', () => {
+  it.each(['docs/runbooks.md', 'docs/upgrade.md'])('%s: every link to a heading of a doc exists', (file) => {
+    const text = read(file);
+    for (const m of text.matchAll(/\]\(((?:[\w-]+\.md)?)#([A-Za-z0-9_-]+)\)/g)) {
+      const target = m[1] ? `docs/${m[1]}` : file;
+      if (!anchors(read(target)).has(m[2]!))
+        throw new Error(`${file} links to ${target}#${m[2]}: no such heading`);
+    }
+  });
+});
+
 describe('commands the docs mention', () => {
   const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
   const docs = ['README.md', ...readdirSync(path.join(ROOT, 'docs')).map((f) => `docs/${f}`)].filter((f) =>
