@@ -194,6 +194,17 @@ param collectorLagAlertMinutes int = 60
 @description('Days Log Analytics keeps logs.')
 param logRetentionDays int = 30
 
+@minValue(0)
+@description('Monthly cost budget of the resource group, in the billing currency; 0 = none. E-mails alertEmail (required with a budget; the preprovision hook checks) at 80% of actual and 100% of forecast spend.')
+param budgetAmount int = 0
+
+@description('First day of the budget\'s first month, yyyy-MM-01; empty = this month. A budget refuses a changed start date, so the preprovision hook pins it in the azd environment (AUDITFEED_BUDGET_START_DATE).')
+param budgetStartDate string = ''
+
+// utcNow() is allowed only as a parameter default; not in main.parameters.json, so azd never sets it.
+@description('Leave unset: the first day of the current month (UTC), the budget start while budgetStartDate is empty.')
+param thisMonthStart string = utcNow('yyyy-MM-01')
+
 // ---------------------------------------------------------------------------------------------------------------
 // Names
 // ---------------------------------------------------------------------------------------------------------------
@@ -536,6 +547,18 @@ module alerts './app/alerts.bicep' = {
     lagThresholdSeconds: collectorLagAlertMinutes * 60
     // Three intervals, at least a day: one slow re-listing is not yet a problem.
     sweepThresholdSeconds: max(86400, 3 * sweepIntervalMinutes * 60)
+  }
+}
+
+module budget './app/budget.bicep' = if (budgetAmount > 0) {
+  name: 'budget'
+  scope: rg
+  params: {
+    // A fixed name: a second one would be a second budget, not this one renamed.
+    name: 'budget-${serviceName}'
+    amount: budgetAmount
+    startDate: empty(budgetStartDate) ? thisMonthStart : budgetStartDate
+    alertEmail: alertEmail
   }
 }
 

@@ -246,3 +246,55 @@ describe('Fabric mirroring with Entra ID', () => {
     expect(description).toMatch(/cannot be turned off/);
   });
 });
+
+describe('budget', () => {
+  it('an opt-in monthly budget on the resource group: 80% actual and 100% forecast e-mail alertEmail', () => {
+    const declared = params(main.root);
+    expect(literal(declared.get('budgetAmount')!.default)).toBe(0);
+    expect(parametersFile().budgetAmount?.value).toBe('${AUDITFEED_BUDGET_AMOUNT=0}');
+    const call = declarations(main.root, 'module_declaration').find(
+      (m) => m.target === './app/budget.bicep',
+    )!;
+    expect(conditionOf(call)).toBe('budgetAmount > 0');
+    expect(literal(paramsOf(call))).toEqual({
+      name: new Expr("'budget-${serviceName}'"),
+      amount: new Expr('budgetAmount'),
+      startDate: new Expr('empty(budgetStartDate) ? thisMonthStart : budgetStartDate'),
+      alertEmail: new Expr('alertEmail'),
+    });
+
+    const [budget, ...others] = declarations(fileNamed('app/budget.bicep').root, 'resource_declaration');
+    expect(others).toEqual([]);
+    expect(budget!.target).toMatch(/^Microsoft\.Consumption\/budgets@/);
+    const properties = literal(property(budget!.body, 'properties')) as Record<string, unknown>;
+    expect(properties).toMatchObject({
+      category: 'Cost',
+      amount: new Expr('amount'),
+      timeGrain: 'Monthly',
+      timePeriod: { startDate: new Expr('startDate') },
+    });
+    const to = { contactEmails: [new Expr('alertEmail')], enabled: true, operator: 'GreaterThanOrEqualTo' };
+    expect(properties.notifications).toEqual({
+      actual80: { ...to, threshold: 80, thresholdType: 'Actual' },
+      forecasted100: { ...to, threshold: 100, thresholdType: 'Forecasted' },
+    });
+  });
+
+  it('the start date is the first of a month and stays put once set (a budget refuses a changed start date)', () => {
+    const declared = params(main.root);
+    // Empty = this month, from the only place utcNow() may be called: a parameter default azd never sets.
+    expect(literal(declared.get('budgetStartDate')!.default)).toBe('');
+    expect(declared.get('thisMonthStart')!.default!.text).toBe("utcNow('yyyy-MM-01')");
+    const file = parametersFile();
+    expect(file.thisMonthStart).toBeUndefined();
+    // No default in the mapping: the preprovision hook pins the month in the azd environment.
+    expect(file.budgetStartDate?.value).toBe('${AUDITFEED_BUDGET_START_DATE}');
+    const deploy = readFileSync(path.join(REPO_ROOT, '.github', 'workflows', 'ci.yml'), 'utf8').split(
+      /^ {2}deploy:/m,
+    )[1]!;
+    expect(deploy).toMatch(/^ {6}AUDITFEED_BUDGET_AMOUNT: .*vars\.AUDITFEED_BUDGET_AMOUNT/m);
+    expect(deploy).toMatch(
+      /^ {6}AUDITFEED_BUDGET_START_DATE: \$\{\{ vars\.AUDITFEED_BUDGET_START_DATE \}\}$/m,
+    );
+  });
+});
