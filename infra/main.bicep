@@ -189,6 +189,18 @@ param alertEmail string = ''
 @description('Alert when the collector lags the feed by more than this many minutes.')
 param collectorLagAlertMinutes int = 60
 
+@minValue(1)
+@description('Alert (informational) when a re-listing finds content listed more than this many hours after it was created.')
+param lateContentAlertHours int = 24
+
+@minValue(5)
+@description('Alert when the oldest batch has waited in the queue longer than this many minutes.')
+param queueBacklogAlertMinutes int = 30
+
+@minValue(1)
+@description('Auth mode certificate: alert when the client certificate expires in fewer days than this.')
+param certificateExpiryAlertDays int = 30
+
 @minValue(30)
 @maxValue(730)
 @description('Days Log Analytics keeps logs.')
@@ -547,6 +559,21 @@ module alerts './app/alerts.bicep' = {
     lagThresholdSeconds: collectorLagAlertMinutes * 60
     // Three intervals, at least a day: one slow re-listing is not yet a problem.
     sweepThresholdSeconds: max(86400, 3 * sweepIntervalMinutes * 60)
+    lateThresholdSeconds: lateContentAlertHours * 3600
+    queueBacklogThresholdSeconds: queueBacklogAlertMinutes * 60
+    certificateExpiryDays: certificateExpiryAlertDays
+  }
+}
+
+module workbook './app/workbook.bicep' = {
+  name: 'workbook'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    resourceToken: resourceToken
+    applicationInsightsId: monitoring.outputs.resourceId
+    cosmosAccountId: cosmos.outputs.resourceId
   }
 }
 
@@ -581,6 +608,7 @@ output AZURE_MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output AUDITFEED_FIC_ISSUER string = federatedCredentialIssuer
 output AUDITFEED_FIC_AUDIENCE string = tokenExchangeAudiences[cloud]
 output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.connectionString
+output AZURE_WORKBOOK_URL string = workbook.outputs.url
 output AUDITFEED_TENANT_IDS string = tenantIds
 output AUDITFEED_CLIENT_ID string = clientId
 output AUDITFEED_AUTH_MODE string = authMode

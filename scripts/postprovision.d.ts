@@ -17,6 +17,7 @@ export function localSettings(
 ): LocalSettingsFile;
 export function federatedCredential(env: Record<string, string>): FederatedCredential;
 export function consentUrls(env: Record<string, string>): string[];
+export function dashboardNote(env: Record<string, string>): string | undefined;
 export function localAccessNote(env: Record<string, string>): string | undefined;
 export const REMOVED_LOCALLY: readonly string[];
 export const LOGIN_HOSTS: Readonly<Record<string, string>>;

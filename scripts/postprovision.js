@@ -160,6 +160,18 @@ function localAccessNote(env) {
 }
 
 /**
+ * Where the dashboard is (infra/app/workbook.bicep, output AZURE_WORKBOOK_URL); nothing before it exists.
+ * @param {Record<string, string>} env
+ * @returns {string | undefined}
+ */
+function dashboardNote(env) {
+  const url = env.AZURE_WORKBOOK_URL;
+  return url
+    ? `\nDashboard (Azure Monitor workbook; alerts link their runbooks in docs/runbooks.md):\n  ${url}`
+    : undefined;
+}
+
+/**
  * @param {Record<string, string>} env
  * @param {string} key
  */
@@ -232,6 +244,8 @@ function main() {
       ...consentUrls(env).map((u) => `  ${u}`),
     ].join('\n'),
   );
+  const dashboard = dashboardNote(env);
+  if (dashboard) console.log(dashboard);
 }
 
 if (require.main === module) {
@@ -248,6 +262,7 @@ module.exports = {
   localSettings,
   federatedCredential,
   consentUrls,
+  dashboardNote,
   localAccessNote,
   REMOVED_LOCALLY,
   LOGIN_HOSTS,

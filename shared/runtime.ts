@@ -1,3 +1,4 @@
+import type { CertificateExpiry } from './auth/certificateExpiry';
 import { ManagementCredentials } from './auth/credentials';
 import { Collector, type CollectorOptions } from './collector/collector';
 import type { AuditfeedConfig } from './config';
@@ -63,6 +64,11 @@ export class CollectorRuntime {
       this.clients.set(tenantId, client);
     }
     return client;
+  }
+
+  /** The Management API client certificate's expiry (auth mode certificate only). */
+  certificateExpiry(now: Date): Promise<CertificateExpiry | undefined> {
+    return this.credentials.certificateExpiry(now);
   }
 
   /** Creates the queue and containers if missing, once per process. */

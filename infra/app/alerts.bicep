@@ -1,5 +1,5 @@
 // Azure Monitor log alerts on what the functions log to Application Insights (shared/collector, shared/handlers).
-// test/infra checks that every phrase these queries look for is still logged by the code.
+// test/infra/alerts.test.ts runs every query over the trace lines the real code writes, at 1 and 500 tenants.
 
 param location string = resourceGroup().location
 param tags object = {}
@@ -14,6 +14,12 @@ param lagThresholdSeconds int
 param lateThresholdSeconds int = 86400
 @description('A full re-listing of the 7 days older than this (sweepAgeSeconds) raises the sweep alert.')
 param sweepThresholdSeconds int = 86400
+@description('The oldest batch waiting in the queue longer than this raises the backlog alert.')
+param queueBacklogThresholdSeconds int = 1800
+@description('Auth mode certificate: fewer days than this before the client certificate expires raises the expiry alert.')
+param certificateExpiryDays int = 30
+@description('Runbooks, one section per alert named like the rule; each alert description links its section.')
+param runbookBaseUrl string = 'https://github.com/auditfeed/auditfeed/blob/main/docs/runbooks.md'
 
 var abbrs = loadJsonContent('../abbreviations.json')
 var notify = !empty(alertEmail)
@@ -49,6 +55,16 @@ var perContentType = join(
   '\n'
 )
 
+// The collector's one "Queue state" line per run (shared/handlers/collect.ts).
+var queueState = join(
+  [
+    'traces'
+    '| where message startswith "Queue state"'
+    '| extend s = parse_json(substring(message, indexof(message, "{")))'
+  ],
+  '\n'
+)
+
 // Each query returns one row per offending event; the rule fires when there is at least one.
 var rules = [
   {
@@ -66,6 +82,24 @@ var rules = [
         '| extend lagSeconds = todouble(s.lagSeconds)'
         '| where lagSeconds > ${lagThresholdSeconds}'
         '| project timestamp, tenantId = tostring(s.tenantId), contentType = tostring(s.contentType), lagSeconds'
+      ],
+      '\n'
+    )
+  }
+  {
+    name: 'collection-failed'
+    displayName: 'auditfeed: collecting a tenant x content type failed'
+    description: 'A tenant x content type ended a collector run with outcome failed (consent revoked, subscription disabled, AF errors, authentication): its cursor does not move until the cause is fixed. The error is in the log line and in `npm run status`.'
+    severity: 1
+    frequency: 'PT15M'
+    window: 'PT15M'
+    operator: 'GreaterThan'
+    threshold: 0
+    query: join(
+      [
+        perContentType
+        '| where tostring(s.outcome) == "failed"'
+        '| project timestamp, tenantId = tostring(s.tenantId), contentType = tostring(s.contentType), error = tostring(s.error)'
       ],
       '\n'
     )
@@ -191,6 +225,46 @@ var rules = [
     threshold: 0
     query: 'requests | where success == false | project timestamp, operation_Name, resultCode'
   }
+  {
+    name: 'queue-backlog'
+    displayName: 'auditfeed: batches wait in the queue too long'
+    description: 'The oldest batch in ${queueName} has waited longer than the threshold: the writer is not keeping up (Cosmos DB throttling, too few instances) or keeps failing. Look at the writer errors and Cosmos DB 429s on the dashboard.'
+    severity: 2
+    frequency: 'PT15M'
+    window: 'PT15M'
+    operator: 'GreaterThan'
+    threshold: 0
+    query: join(
+      [
+        queueState
+        '| extend oldestMessageAgeSeconds = todouble(s.oldestMessageAgeSeconds)'
+        '| where oldestMessageAgeSeconds > ${queueBacklogThresholdSeconds}'
+        '| project timestamp, queue = tostring(s.queue), approximateMessages = tolong(s.approximateMessages), oldestMessageAgeSeconds'
+      ],
+      '\n'
+    )
+  }
+  {
+    name: 'credential-expiry'
+    displayName: 'auditfeed: the Management API client certificate expires soon'
+    description: 'Auth mode certificate: the client certificate expires in fewer days than the threshold; when it does, every tenant fails at once. Upload a new certificate to the app registration and Key Vault. (A client secret\'s expiry cannot be seen by the code: watch it in Entra ID.)'
+    severity: 2
+    frequency: 'PT1H'
+    window: 'PT1H'
+    operator: 'GreaterThan'
+    threshold: 0
+    query: join(
+      [
+        'traces'
+        '| where message startswith "Client certificate expiry"'
+        '| extend s = parse_json(substring(message, indexof(message, "{")))'
+        '| extend daysLeft = toint(s.daysLeft)'
+        '| where daysLeft < ${certificateExpiryDays}'
+        '| project timestamp, thumbprint = tostring(s.thumbprint), notAfter = tostring(s.notAfter), daysLeft'
+      ],
+      '\n'
+    )
+  }
 ]
 
 module alertRules 'br/public:avm/res/insights/scheduled-query-rule:0.6.0' = [
@@ -202,7 +276,8 @@ module alertRules 'br/public:avm/res/insights/scheduled-query-rule:0.6.0' = [
       tags: tags
       kind: 'LogAlert'
       alertDisplayName: rule.displayName
-      alertDescription: rule.description
+      // The runbook section is named like the rule (docs/runbooks.md).
+      alertDescription: '${rule.description} Runbook: ${runbookBaseUrl}#${rule.name}'
       severity: rule.severity
       evaluationFrequency: rule.frequency
       windowSize: rule.window

@@ -6,7 +6,9 @@ import {
   type TokenCredential,
   type TokenCredentialOptions,
 } from '@azure/identity';
+import { readFile } from 'node:fs/promises';
 import type { AuthConfig, EndpointsConfig } from '../config';
+import { certificateExpiry, type CertificateExpiry } from './certificateExpiry';
 
 /**
  * Builds the Management API credential for each tenant from the validated auth settings.
@@ -31,6 +33,17 @@ export class ManagementCredentials {
       this.byTenant.set(tenantId, credential);
     }
     return credential;
+  }
+
+  /**
+   * When the client certificate expires (auth mode certificate); undefined in the other modes, where the
+   * code cannot see an expiry (a secret's is only in Entra ID). Read each call: Key Vault may rotate it.
+   */
+  async certificateExpiry(now: Date): Promise<CertificateExpiry | undefined> {
+    if (this.auth.mode !== 'certificate') return undefined;
+    const source = this.auth.certificate;
+    const pem = 'pem' in source ? source.pem.reveal() : await readFile(source.path, 'utf8');
+    return certificateExpiry(pem, now);
   }
 
   private create(tenantId: string): TokenCredential {

@@ -1,43 +1,73 @@
 import type { RunSummary } from '../collector/summary';
 import type { Logger } from '../logging';
 import type { CollectorRuntime } from '../runtime';
-import { poisonQueueLength } from '../status';
-import { poisonQueueName } from '../writer/poisonReplay';
+import { readQueueState, type QueueState } from '../storage/queueState';
 
-/** The timer trigger's work: one collector run. Pure of Functions types, so the local runner calls it too. */
+/** Below this many days left the certificate line is a warning (the credential-expiry alert's default). */
+export const CERTIFICATE_WARNING_DAYS = 30;
+
+/**
+ * The timer trigger's work: one collector run. Pure of Functions types, so the local runner calls it too.
+ * `now` is the clock of the run and of the reports after it (tests pass the simulator's).
+ */
 export async function collect(
   runtime: CollectorRuntime,
   logger: Logger,
   isPastDue = false,
+  now: () => Date = () => new Date(),
 ): Promise<RunSummary> {
   if (isPastDue) logger.warn('Collector timer is running late (past due)');
   await runtime.ensureResources();
-  const summary = await runtime.collector({ logger }).run();
-  await reportPoisonQueue(runtime, logger);
+  const summary = await runtime.collector({ logger, now }).run();
+  await reportPoisonQueue(runtime, logger, now());
+  await reportCertificateExpiry(runtime, logger, now());
   return summary;
 }
 
 /**
- * Says on every run how many batches wait in the poison queue, so the alert keeps firing until someone
- * replays them, not only when one arrives. Never fails the run: this is reporting.
+ * Says on every run what waits in the batch queue and the poison queue ("Queue state", for the backlog
+ * alert and the dashboard), and an error while the poison queue holds batches, so that alert keeps
+ * firing until someone replays them. Never fails the run: this is reporting.
  */
 export async function reportPoisonQueue(
   runtime: CollectorRuntime,
   logger: Logger,
-): Promise<number | undefined> {
-  const name = poisonQueueName(runtime.config.queueName);
+  now: Date = new Date(),
+): Promise<QueueState | undefined> {
+  const queueName = runtime.config.queueName;
+  let state: QueueState;
   try {
-    const count = await poisonQueueLength(runtime.storage.queues, runtime.config.queueName);
-    if (count > 0) {
-      logger.error(
-        `Poison queue holds ${count} message(s): batches not written to Cosmos DB. ` +
-          'Fix the cause (see the writer errors), then run `npm run replay-poison`.',
-        { poisonQueue: name, poisonMessages: count },
-      );
-    }
-    return count;
+    state = await readQueueState(runtime.storage.queues, queueName, now);
   } catch (e) {
-    logger.warn('Could not read the poison queue length', { poisonQueue: name, error: (e as Error).message });
+    logger.warn('Could not read the queue state', { queue: queueName, error: (e as Error).message });
     return undefined;
+  }
+  logger.info('Queue state', { ...state });
+  if (state.poisonMessages > 0) {
+    logger.error(
+      `Poison queue holds ${state.poisonMessages} message(s): batches not written to Cosmos DB. ` +
+        'Fix the cause (see the writer errors), then run `npm run replay-poison`.',
+      { poisonQueue: state.poisonQueue, poisonMessages: state.poisonMessages },
+    );
+  }
+  return state;
+}
+
+/**
+ * Says on every run when the client certificate expires (auth mode certificate), for the
+ * credential-expiry alert: an expired certificate stops every tenant at once. Never fails the run.
+ */
+export async function reportCertificateExpiry(
+  runtime: CollectorRuntime,
+  logger: Logger,
+  now: Date = new Date(),
+): Promise<void> {
+  try {
+    const expiry = await runtime.certificateExpiry(now);
+    if (!expiry) return;
+    if (expiry.daysLeft < CERTIFICATE_WARNING_DAYS) logger.warn('Client certificate expiry', { ...expiry });
+    else logger.info('Client certificate expiry', { ...expiry });
+  } catch (e) {
+    logger.warn('Could not read the client certificate expiry', { error: (e as Error).message });
   }
 }

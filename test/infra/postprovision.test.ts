@@ -4,6 +4,7 @@ import {
   LOGIN_HOSTS,
   REMOVED_LOCALLY,
   consentUrls,
+  dashboardNote,
   federatedCredential,
   localSettings,
   parseEnvValues,
@@ -114,6 +115,13 @@ describe('postprovision hook', () => {
       `https://login.microsoftonline.com/3c2b1a09-8f7e-4d6c-b5a4-9e8d7c6b5a41/adminconsent?client_id=${APP}`,
     ]);
     expect(LOGIN_HOSTS).toEqual(Object.fromEntries(CLOUDS.map((c) => [c, CLOUD_ENDPOINTS[c].loginHost])));
+  });
+
+  it("prints the dashboard's portal link from the AZURE_WORKBOOK_URL output, nothing before it exists", () => {
+    const url =
+      'https://portal.azure.com/#@8d41e0c4-1b2c-4d5e-9f60-0a1b2c3d4e5f/resource/subscriptions/s/resourceGroups/rg/providers/Microsoft.Insights/workbooks/w/workbook';
+    expect(dashboardNote({ ...env, AZURE_WORKBOOK_URL: url })).toContain(`  ${url}`);
+    expect(dashboardNote(env)).toBeUndefined();
   });
 
   it('names the missing output when provisioning has not run', () => {

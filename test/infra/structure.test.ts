@@ -365,55 +365,6 @@ describe('clouds and the federated credential', () => {
   });
 });
 
-describe('alerts', () => {
-  const sourceOf = (dir: string): string =>
-    readdirSync(dir, { withFileTypes: true })
-      .map((e) => {
-        const full = path.join(dir, e.name);
-        return e.isDirectory() ? sourceOf(full) : e.name.endsWith('.ts') ? readFileSync(full, 'utf8') : '';
-      })
-      .join('\n');
-
-  it('every log phrase an alert looks for is still logged by the code', () => {
-    const alerts = fileNamed('app/alerts.bicep').source;
-    const code = sourceOf(path.join(REPO_ROOT, 'shared'));
-    const phrases = [
-      'Collector run finished',
-      'Content type collected',
-      'lagSeconds',
-      'quarantined',
-      'maxLatenessSeconds',
-      'sweepAgeSeconds',
-      'recorded as a gap',
-      'goes to the poison queue',
-      'Poison queue holds',
-      'Record refused by the collector',
-      ' rejected: ',
-    ];
-    for (const phrase of phrases) {
-      expect(`${phrase}: ${alerts.includes(phrase)}`).toBe(`${phrase}: true`);
-      expect(`${phrase}: ${code.includes(phrase)}`).toBe(`${phrase}: true`);
-    }
-  });
-
-  it('covers lag, a silent collector, gaps, quarantine, late content, refused records, poison messages and failed invocations', () => {
-    const rules = literal(variable(fileNamed('app/alerts.bicep').root, 'rules')) as { name: string }[];
-    expect(rules.map((r) => r.name).sort()).toEqual(
-      [
-        'collector-lag',
-        'collector-silent',
-        'function-failures',
-        'late-content',
-        'poison-message',
-        'quarantined-blob',
-        'recorded-gap',
-        'rejected-record',
-        'sweep-behind',
-      ].sort(),
-    );
-  });
-});
-
 describe('azure.yaml and the workflow', () => {
   const read = (file: string): string => readFileSync(path.join(REPO_ROOT, file), 'utf8');
 
