@@ -43,9 +43,33 @@ export const USAGE = `usage: node dist/scripts/bench/run.js [options]
   --seed S               scenario seed (default bench)
   --out DIR              where the JSON result goes (default results)
   --cpu-prof DIR         write a V8 CPU profile of every collector and writer process into DIR
-                         (summarise one with: node dist/scripts/bench/profileSummary.js FILE)`;
+                         (summarise one with: node dist/scripts/bench/profileSummary.js FILE)
+  --help                 this text`;
 
+/** A bad command line: the CLI prints the message and a hint, without a stack trace, and exits 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export const USAGE_HINT = 'run `npm run bench -- --help` for the options';
+
+/** The command line: `--help` anywhere an option may stand, or the options. */
+export function parseBenchCommand(
+  argv: readonly string[],
+): { help: true } | { help: false; options: BenchOptions } {
+  let help = false;
+  const options = parse(argv, () => (help = true));
+  return help ? { help: true } : { help: false, options };
+}
+
+/** The options; throws UsageError on a bad command line (and on --help, which parseBenchCommand handles). */
 export function parseBenchArgs(argv: readonly string[]): BenchOptions {
+  return parse(argv, () => {
+    throw new UsageError(USAGE);
+  });
+}
+
+function parse(argv: readonly string[], onHelp: () => void): BenchOptions {
   const o: BenchOptions = {
     records: 200_000,
     throughput: true,
@@ -69,14 +93,14 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     const a = argv[i];
     const value = (): string => {
       const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value\n${USAGE}`);
+      if (v === undefined) throw new UsageError(`${a} needs a value`);
       return v;
     };
     const int = (min = 1): number => {
       const raw = value();
       const n = Number(raw.replace(/_/g, ''));
       if (!Number.isInteger(n) || n < min)
-        throw new Error(`${a} must be an integer ≥ ${min}, got ${raw}\n${USAGE}`);
+        throw new UsageError(`${a} must be an integer ≥ ${min}, got ${raw}`);
       return n;
     };
     const list = (): number[] => {
@@ -84,7 +108,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
       if (raw === 'none') return [];
       const ns = raw.split(',').map((s) => Number(s.trim().replace(/_/g, '')));
       if (ns.some((n) => !Number.isInteger(n) || n < 1))
-        throw new Error(`${a} must be positive integers, got ${raw}`);
+        throw new UsageError(`${a} must be positive integers, got ${raw}`);
       return ns;
     };
     if (a === '--records') o.records = int();
@@ -105,11 +129,11 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     else if (a === '--seed') o.seed = value();
     else if (a === '--out') o.outDir = value();
     else if (a === '--cpu-prof') o.profileDir = value();
-    else if (a === '--help' || a === '-h') throw new Error(USAGE);
-    else throw new Error(`unknown argument ${String(a)}\n${USAGE}`);
+    else if (a === '--help' || a === '-h') onHelp();
+    else throw new UsageError(`unknown argument ${String(a)}`);
   }
   if (o.writerBatchSize > 32)
-    throw new Error('--writer-batch-size is at most 32 (the queue trigger maximum)');
+    throw new UsageError('--writer-batch-size is at most 32 (the queue trigger maximum)');
   if (memory) o.memorySizes = sizes;
   return o;
 }

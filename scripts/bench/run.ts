@@ -10,7 +10,7 @@ import { INDEXING_POLICY } from '../../shared/writer/cosmosContainer';
 import { stopAll } from '../local/services';
 import { apiRequestsFromLog, minimumRequests } from './apiRequests';
 import { bulkyPhase, sweepPhase } from './completeness';
-import { parseBenchArgs, type BenchOptions } from './args';
+import { parseBenchCommand, USAGE, USAGE_HINT, UsageError, type BenchOptions } from './args';
 import { DEFAULT_INDEXING_POLICY, estimateRu } from './cosmosCost';
 import { memoryRuns } from './memory';
 import { pipelinePhase, stagesPhase, type PhaseOptions } from './phases';
@@ -109,8 +109,20 @@ async function throughput(
   }
 }
 
-async function main(): Promise<void> {
-  const o = parseBenchArgs(process.argv.slice(2));
+async function main(): Promise<number> {
+  let o: BenchOptions;
+  try {
+    const command = parseBenchCommand(process.argv.slice(2));
+    if (command.help) {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    o = command.options;
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`bench: ${e.message}\n${USAGE_HINT}\n`);
+    return 2;
+  }
   const workDir = mkdtempSync(join(tmpdir(), 'auditfeed-bench-'));
   // Load averages before and after: other work on the machine slows every figure down.
   const machine = {
@@ -163,6 +175,7 @@ async function main(): Promise<void> {
     );
     writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
     process.stdout.write(`\nFigures written to ${file}\n`);
+    return 0;
   } finally {
     await stopAll();
     rmSync(workDir, { recursive: true, force: true });
@@ -170,7 +183,7 @@ async function main(): Promise<void> {
 }
 
 main().then(
-  () => process.exit(0),
+  (code) => process.exit(code),
   (e: unknown) => {
     process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     process.exit(1);

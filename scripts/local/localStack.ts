@@ -50,6 +50,16 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
+/**
+ * Where `--persist` keeps the data: `<stateDir>/data/azurite` (Azurite's --location) and
+ * `<stateDir>/data/cosmos.jsonl` (the stand-in's --state). The README's `func start` recipe uses the same
+ * two paths under `.local`, so both ways of running locally see the same storage and records.
+ */
+export function persistentDataPaths(stateDir: string): { dir: string; azurite: string; cosmos: string } {
+  const dir = path.join(stateDir, 'data');
+  return { dir, azurite: path.join(dir, 'azurite'), cosmos: path.join(dir, 'cosmos.jsonl') };
+}
+
 /** Blob container (in the run's storage account) that remembers the simulated tenant between runs. */
 export const LOCAL_CONTAINER = 'auditfeed-local';
 
@@ -65,7 +75,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     set(env, SETTINGS.storageQueueServiceUri.name);
   const externalCosmos = set(env, SETTINGS.cosmosEndpoint.name);
   mkdirSync(stateDir, { recursive: true });
-  const dataDir = path.join(stateDir, 'data');
+  const data = persistentDataPaths(stateDir);
 
   let azurite: AzuriteHandle | undefined;
   let cosmos: CosmosHandle | undefined;
@@ -76,12 +86,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
   try {
     [azurite, cosmos] = await Promise.all([
-      externalStorage
-        ? undefined
-        : startAzurite(options.persist ? { location: path.join(dataDir, 'azurite') } : {}),
-      externalCosmos
-        ? undefined
-        : startCosmos(options.persist ? { statePath: path.join(dataDir, 'cosmos.jsonl') } : {}),
+      externalStorage ? undefined : startAzurite(options.persist ? { location: data.azurite } : {}),
+      externalCosmos ? undefined : startCosmos(options.persist ? { statePath: data.cosmos } : {}),
     ]);
 
     const settings: Record<string, string | undefined> = { ...env };

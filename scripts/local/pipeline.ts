@@ -24,6 +24,10 @@ import { NcrontabSchedule } from '../../shared/ncrontab';
  * queue. Local time is compressed in two places, both documented in the README: the first collector
  * run starts at once, and while a run stops at its deadline with backlog left the next starts at once
  * instead of at the next occurrence.
+ *
+ * stop() is the host shutting down: no new collector run and no new queue message; the writer
+ * invocations in flight finish, and a collector run in flight stops at its next safe point, as at its
+ * deadline — all bounded by a drain timeout. Only then may the caller stop the services.
  */
 
 export interface PipelineOptions {
@@ -35,9 +39,27 @@ export interface PipelineOptions {
   mode: 'once' | 'follow';
   /** Caught up means the lag is at most this; default 10 minutes. */
   caughtUpLagSeconds?: number;
+  /** How long stop() waits for work in flight; default DRAIN_TIMEOUT_MS. */
+  drainTimeoutMs?: number;
 }
 
 export type PipelineEnd = 'caught-up' | 'collector-failed' | 'stopped';
+
+export interface InFlight {
+  /** Writer invocations running (one queue message = one batch of records each). */
+  writerBatches: number;
+  collectorRun: boolean;
+}
+
+export interface StopResult {
+  /** What was running when stop() was first called. */
+  inFlight: InFlight;
+  /** True when all of it reached a safe point within the drain timeout. */
+  drained: boolean;
+  /** What was still running when the drain timeout passed (nothing when drained). */
+  abandoned: InFlight;
+  drainMs: number;
+}
 
 /** The host's shortest poll of an empty queue; back-off doubles up to maxPollingInterval. */
 const MIN_POLL_MS = 100;
@@ -45,8 +67,8 @@ const MIN_POLL_MS = 100;
 const FAILED_RUN_RETRY_MS = 5_000;
 /** Failed collector runs in a row after which --once gives up. */
 const MAX_FAILED_RUNS = 3;
-/** Writer batches in flight get this long to finish after stop(). */
-const STOP_GRACE_MS = 15_000;
+/** Work in flight gets this long to reach a safe point after stop(). */
+export const DRAIN_TIMEOUT_MS = 30_000;
 
 /** Watermark saves as they happen, so the display can show each content type's lag mid-run. */
 class ObservedWatermarkStore extends WatermarkStore {
@@ -64,12 +86,22 @@ class ObservedWatermarkStore extends WatermarkStore {
   }
 }
 
-/** The product's composition root with counting wrappers around the sink and the watermark store. */
+/**
+ * The product's composition root with counting wrappers around the sink and the watermark store, and a
+ * collector clock that jumps to the run's deadline once the runner stops: the collector then stops
+ * taking new work at its next check, exactly as at a real deadline (its watermark only ever moves past
+ * durably enqueued work), instead of being cut off by the services going away.
+ */
 class LocalCollectorRuntime extends CollectorRuntime {
   private readonly observed: ObservedWatermarkStore;
   private readonly counting: BatchSink;
 
-  constructor(config: AuditfeedConfig, logger: Logger, stats: RunStats) {
+  constructor(
+    config: AuditfeedConfig,
+    logger: Logger,
+    stats: RunStats,
+    private readonly stopRequested: () => boolean,
+  ) {
     super(config, logger);
     this.observed = new ObservedWatermarkStore(
       this.storage.blobs.getContainerClient(CONTAINERS.watermarks),
@@ -86,7 +118,17 @@ class LocalCollectorRuntime extends CollectorRuntime {
   }
 
   override collector(overrides: Partial<CollectorOptions> = {}): Collector {
-    return super.collector({ sink: this.counting, watermarks: this.observed, ...overrides });
+    const base = overrides.now ?? (() => new Date());
+    const deadlineMs = overrides.deadlineMs ?? this.config.runDeadlineMs;
+    // The collector's first reading is its run's start, so start + deadlineMs is its deadline. Held
+    // there (not beyond) once stopping: what the run still saves is stamped as at a real deadline.
+    let startedAt: number | undefined;
+    const now = (): Date => {
+      const t = base().getTime();
+      startedAt ??= t;
+      return new Date(this.stopRequested() ? Math.max(t, startedAt + deadlineMs) : t);
+    };
+    return super.collector({ sink: this.counting, watermarks: this.observed, ...overrides, now });
   }
 }
 
@@ -97,10 +139,11 @@ export class Pipeline {
   readonly poisonQueue: QueueClient;
   private readonly schedule: NcrontabSchedule;
   private stopping = false;
-  private stopped: Promise<void> | undefined;
+  private stopped: Promise<StopResult> | undefined;
   private readonly sleepers = new Set<() => void>();
   private writerLoops: Promise<void>[] = [];
   private depthLoop: Promise<void> | undefined;
+  private timerLoop: Promise<void> | undefined;
   /** Per writer loop: start time of its latest receive pass that found the queue empty. */
   private readonly lastDrainedAt: number[] = [];
   private lastRunFinishedAt = 0;
@@ -109,7 +152,7 @@ export class Pipeline {
   constructor(private readonly options: PipelineOptions) {
     const { config, logger, stats } = options;
     this.schedule = NcrontabSchedule.parse(config.collectSchedule);
-    this.collectorRuntime = new LocalCollectorRuntime(config, logger, stats);
+    this.collectorRuntime = new LocalCollectorRuntime(config, logger, stats, () => this.stopping);
     this.writerRuntime = new WriterRuntime(config, logger);
     this.queue = this.writerRuntime.storage.queues.getQueueClient(config.queueName);
     this.poisonQueue = this.writerRuntime.storage.queues.getQueueClient(`${config.queueName}-poison`);
@@ -122,8 +165,7 @@ export class Pipeline {
     const c = this.options.config.concurrency;
     setMaxListeners(Math.max(10, c.tenants * c.contentTypes * (c.fetches + 2)));
     await Promise.all([this.collectorRuntime.ensureResources(), this.writerRuntime.ensureResources()]);
-    // Never awaited: stop() abandons a collector run in flight (see stopTriggers).
-    void this.runTimer();
+    this.timerLoop = this.runTimer();
     const { batchSize, newBatchThreshold } = this.options.host.queues;
     // The host fetches another batch once in-flight messages drop to newBatchThreshold, so up to
     // batchSize + newBatchThreshold run at once; a second, smaller receive loop gives the same ceiling.
@@ -159,24 +201,50 @@ export class Pipeline {
     return 'stopped';
   }
 
-  /** Stops the triggers: no new collector run or message; writer batches in flight may finish. */
-  stop(): Promise<void> {
+  /** What is running now. */
+  inFlight(): InFlight {
+    const { stats } = this.options;
+    return { writerBatches: stats.inFlight, collectorRun: stats.collectorRunning };
+  }
+
+  /** True once stop() was called. */
+  get stopRequested(): boolean {
+    return this.stopping;
+  }
+
+  /**
+   * Stops the triggers and drains: no new collector run or message; writer invocations in flight finish
+   * and a collector run in flight stops at its next safe point, within the drain timeout. Idempotent.
+   */
+  stop(): Promise<StopResult> {
     this.stopped ??= this.stopTriggers();
     return this.stopped;
   }
 
-  private async stopTriggers(): Promise<void> {
+  private async stopTriggers(): Promise<StopResult> {
+    const inFlight = this.inFlight();
+    const started = Date.now();
     this.stopping = true;
     for (const wake of this.sleepers) wake();
     this.sleepers.clear();
-    // A collector run in flight is abandoned, not awaited: it can take minutes, and its watermark only
-    // ever moves past durably enqueued work, so the next run redoes at most the unfinished part.
+    // Past the timeout, what is left is abandoned: a writer's message is delivered again after its lease,
+    // and the next collector run redoes at most the unfinished part of this one.
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.allSettled([...this.writerLoops, this.depthLoop]),
-      new Promise((resolve) => (timer = setTimeout(resolve, STOP_GRACE_MS))),
+    const drained = await Promise.race([
+      Promise.allSettled([...this.writerLoops, this.depthLoop, this.timerLoop]).then(() => true),
+      new Promise<false>(
+        (resolve) =>
+          (timer = setTimeout(() => resolve(false), this.options.drainTimeoutMs ?? DRAIN_TIMEOUT_MS)),
+      ),
     ]);
     clearTimeout(timer);
+    const left = this.inFlight();
+    return {
+      inFlight,
+      drained,
+      abandoned: drained ? { writerBatches: 0, collectorRun: false } : left,
+      drainMs: Date.now() - started,
+    };
   }
 
   close(): void {
@@ -258,8 +326,9 @@ export class Pipeline {
           visibilityTimeoutSeconds: q.visibilityTimeoutSeconds,
           maxDequeueCount: q.maxDequeueCount,
           leaseSeconds: host.functionTimeoutSeconds,
-          // Short passes, so stop() is seen between batches.
+          // Short passes; stop() is also seen before every receive.
           timeoutMs: 1_000,
+          stopped: () => this.stopping,
           onError: () => {
             stats.failedDeliveries += 1;
           },

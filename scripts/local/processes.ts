@@ -205,6 +205,16 @@ export async function stopAll(): Promise<void> {
 }
 
 let hooksInstalled = false;
+let signalsLeftToCaller = false;
+
+/**
+ * The calling program handles SIGINT/SIGTERM itself and stops the services when its work has drained
+ * (the local runner): the signal hooks below then leave the servers alone. The 'exit' hook stays, so a
+ * process that exits without stopping them still takes them along.
+ */
+export function leaveSignalsToCaller(): void {
+  signalsLeftToCaller = true;
+}
 
 function stopEverythingSync(): void {
   for (const service of services) service.stopNowSync();
@@ -222,6 +232,7 @@ function installExitHooks(): void {
   process.on('exit', stopEverythingSync);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     const onSignal = (): void => {
+      if (signalsLeftToCaller) return;
       stopEverythingSync();
       // If nobody else handles the signal, die of it as we would have without this hook.
       if (process.listenerCount(signal) === 1) {

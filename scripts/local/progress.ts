@@ -93,14 +93,13 @@ export class Progress {
     const elapsed = s.elapsedMs(now);
     this.options.out.write(
       `[${duration(elapsed / 1000)}] collected ${int(s.collected)} · written ${int(s.writtenTotal)} ` +
-        `(${rate(s.writtenTotal, elapsed)}) · queue ${int(s.queueDepth)} · lag ${duration(s.maxLagSeconds(now))} · ` +
+        `(${rate(s.writtenTotal, elapsed)}) · queue ${int(s.queueDepth)}, ${s.inFlight} in flight · lag ${duration(s.maxLagSeconds(now))} · ` +
         `poison ${s.poisoned.length} · ${s.collectorRunning ? 'collector running' : 'collector idle'}\n`,
     );
   }
 
   private redraw(): void {
-    const width = this.options.out.columns ?? 120;
-    const lines = this.lines().map((l) => (l.length > width ? l.slice(0, Math.max(1, width - 1)) : l));
+    const lines = fitToWidth(this.lines(), this.options.out.columns);
     this.clear();
     this.options.out.write(`${lines.join('\n')}\n`);
     this.drawn = lines.length;
@@ -111,4 +110,20 @@ export class Progress {
     if (this.drawn > 0) this.options.out.write(`\x1b[${this.drawn}F\x1b[J`);
     this.drawn = 0;
   }
+}
+
+/** Width assumed when the terminal does not say (columns undefined, or 0 as some containers report). */
+export const FALLBACK_COLUMNS = 80;
+
+/**
+ * Lines cut to the terminal's width (one column spare, so no line wraps and breaks the redraw). A width
+ * that is not a positive number is unknown, not zero: the fallback applies.
+ */
+export function fitToWidth(lines: string[], columns: number | undefined): string[] {
+  const width =
+    columns !== undefined && Number.isFinite(columns) && columns >= 1
+      ? Math.floor(columns)
+      : FALLBACK_COLUMNS;
+  const max = Math.max(1, width - 1);
+  return lines.map((l) => (l.length > max ? l.slice(0, max) : l));
 }

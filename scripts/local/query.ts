@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Secret } from '../../shared/secret';
 import { cosmosClientFor } from '../../shared/writer/cosmosClient';
@@ -14,19 +14,60 @@ import type { RunReport } from './report';
  * The local stand-in's key is in that file; for your own account set AUDITFEED_COSMOS__accountKey or
  * sign in (Azure CLI) so DefaultAzureCredential can get a token.
  */
-async function main(argv: string[]): Promise<number> {
-  let stateDir = process.env.AUDITFEED_LOCAL_DIR ?? path.join(projectRoot(), '.local');
+export const USAGE = `usage: node dist/scripts/local/query.js [--state-dir DIR] "SELECT … FROM c …"
+
+Runs one Cosmos DB SQL query against the container of the latest local run (npm start), found in
+<state-dir>/last-run.json (default .local; also AUDITFEED_LOCAL_DIR). The local Cosmos DB stand-in is up
+only while its run is: keep one going with \`npm start -- --follow\` (or --persist to keep the data).
+
+  --state-dir DIR   where last-run.json is
+  --help            this text`;
+
+const HINT = 'run with --help for usage';
+
+export type QueryCommand =
+  { kind: 'help' } | { kind: 'query'; sql: string; stateDir: string } | { kind: 'error'; message: string };
+
+/** The command line: options first (or anywhere), the SQL as the remaining words. */
+export function parseQueryArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): QueryCommand {
+  let stateDir = env.AUDITFEED_LOCAL_DIR?.trim() || path.join(projectRoot(), '.local');
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--state-dir') stateDir = argv[++i] ?? stateDir;
-    else rest.push(argv[i] as string);
+    const a = argv[i] as string;
+    if (a === '--help' || a === '-h') return { kind: 'help' };
+    if (a === '--state-dir') {
+      const v = argv[++i];
+      if (v === undefined || v.startsWith('-'))
+        return { kind: 'error', message: '--state-dir needs a value' };
+      stateDir = v;
+    } else if (a.startsWith('--state-dir=')) stateDir = a.slice('--state-dir='.length);
+    // SQL never starts with a dash: this is an option we do not know, not a query.
+    else if (a.startsWith('-')) return { kind: 'error', message: `unknown argument ${a}` };
+    else rest.push(a);
   }
   const sql = rest.join(' ').trim();
-  if (sql === '') {
-    process.stderr.write('usage: node dist/scripts/local/query.js [--state-dir DIR] "SELECT … FROM c …"\n');
+  if (sql === '') return { kind: 'error', message: 'no query given' };
+  return { kind: 'query', sql, stateDir };
+}
+
+async function main(argv: string[]): Promise<number> {
+  const command = parseQueryArgs(argv);
+  if (command.kind === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (command.kind === 'error') {
+    process.stderr.write(`query: ${command.message}\n${HINT}\n`);
     return 2;
   }
+  const { sql, stateDir } = command;
   const file = path.join(stateDir, 'last-run.json');
+  if (!existsSync(file)) {
+    process.stderr.write(
+      `query: no local run found (${file} is missing); start one with \`npm start -- --follow\`\n`,
+    );
+    return 1;
+  }
   const report = JSON.parse(readFileSync(file, 'utf8')) as RunReport;
   const key = report.cosmos.key ?? process.env.AUDITFEED_COSMOS__accountKey;
   const client = cosmosClientFor({
@@ -38,7 +79,18 @@ async function main(argv: string[]): Promise<number> {
   });
   try {
     const container = client.database(report.cosmos.database).container(report.cosmos.container);
-    const { resources } = await container.items.query<Record<string, unknown>>(sql).fetchAll();
+    let resources: Record<string, unknown>[];
+    try {
+      ({ resources } = await container.items.query<Record<string, unknown>>(sql).fetchAll());
+    } catch (e) {
+      const up = report.status === 'running' || report.status === 'following';
+      if (!report.cosmos.local || up) throw e;
+      process.stderr.write(
+        `query failed: ${(e as Error).message}\nThe local run in ${file} has ended (status "${report.status}"), ` +
+          'and its Cosmos DB stand-in with it: query while `npm start -- --follow` runs.\n',
+      );
+      return 1;
+    }
     const flat = resources.every(
       (r) =>
         typeof r === 'object' &&
@@ -56,10 +108,12 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    process.stderr.write(`query failed: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(1);
-  },
-);
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      process.stderr.write(`query failed: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exit(1);
+    },
+  );
+}

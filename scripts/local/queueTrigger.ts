@@ -35,6 +35,11 @@ export interface DrainOptions {
   timeoutMs?: number;
   /** Called for every handler failure (the host logs them). */
   onError?: (message: QueueDelivery, error: unknown) => void;
+  /**
+   * Checked before every receive: once true, no new batch is taken (the host stopping its listener);
+   * the batch in hand still finishes. Returns with `drained: false`.
+   */
+  stopped?: () => boolean;
 }
 
 export interface DrainResult {
@@ -90,7 +95,7 @@ export async function drainQueue(options: DrainOptions): Promise<DrainResult> {
     await options.queue.deleteMessage(m.messageId, m.popReceipt);
   };
 
-  while (Date.now() < deadline) {
+  while (Date.now() < deadline && !options.stopped?.()) {
     const { receivedMessageItems } = await options.queue.receiveMessages({
       numberOfMessages: batchSize,
       visibilityTimeout: lease,

@@ -10,9 +10,34 @@ import type { StoreCheck } from './verify';
 /**
  * The end of a local run: the summary printed for a person, and the same facts as JSON in
  * `<stateDir>/last-run.json` for scripts and tests (written at start with status "running" too).
+ *
+ * Statuses: "running" → ("following" with --follow once caught up) → "stopping" after Ctrl-C/SIGTERM →
+ * one final status: "caught-up", "stopped" (caught up and followed, then stopped by a signal),
+ * "interrupted" (stopped by a signal before catching up), "collector-failed" or "failed".
  */
 
-export type RunStatus = 'running' | 'caught-up' | 'following' | 'interrupted' | 'collector-failed' | 'failed';
+export type RunStatus =
+  | 'running'
+  | 'following'
+  | 'stopping'
+  | 'caught-up'
+  | 'stopped'
+  | 'interrupted'
+  | 'collector-failed'
+  | 'failed';
+
+/** How a run stopped on a signal: what was in flight, and whether it finished within the drain timeout. */
+export interface StopInfo {
+  signal: string;
+  /** ISO time the signal arrived. */
+  at: string;
+  inFlight: { writerBatches: number; collectorRun: boolean };
+  /** Everything in flight reached a safe point before the services were stopped. */
+  drained: boolean;
+  /** Left unfinished when the drain timeout passed (their messages are delivered again next run). */
+  abandoned: { writerBatches: number; collectorRun: boolean };
+  drainSeconds: number;
+}
 
 export interface RunReport {
   status: RunStatus;
@@ -31,6 +56,8 @@ export interface RunReport {
   cosmos: {
     where: string;
     endpoint: string;
+    /** The stand-in this run started (no Data Explorer; gone when the run ends unless persisted). */
+    local: boolean;
     /** Only for the local stand-in: the emulator's public well-known key. */
     key: string | undefined;
     database: string;
@@ -55,6 +82,7 @@ export interface RunReport {
   rejected: number;
   oversize: number;
   check: StoreCheck | undefined;
+  stop?: StopInfo;
   error?: string;
 }
 
@@ -85,7 +113,7 @@ export function buildReport(
   return {
     status,
     ok:
-      (status === 'caught-up' || status === 'following') &&
+      (status === 'caught-up' || status === 'following' || status === 'stopped') &&
       stats.poisoned.length === 0 &&
       truthOk &&
       storiesOk,
@@ -114,6 +142,7 @@ export function buildReport(
     cosmos: {
       where: stack.cosmos.where,
       endpoint: stack.cosmos.endpoint,
+      local: stack.cosmos.local,
       key: stack.cosmos.key,
       database: config.cosmos.database,
       container: config.cosmos.container,
@@ -152,8 +181,10 @@ export function writeReport(file: string, report: RunReport): void {
 
 const HEADLINES: Record<RunStatus, string> = {
   running: 'running',
+  following: 'following new activity',
+  stopping: 'stopping',
   'caught-up': 'caught up',
-  following: 'stopped while following',
+  stopped: 'stopped while following',
   interrupted: 'interrupted before catching up',
   'collector-failed': 'stopped: the collector keeps failing (see the log)',
   failed: 'failed',
@@ -166,7 +197,13 @@ export function formatSummary(r: RunReport): string[] {
   out.push(
     '',
     `auditfeed local run ${HEADLINES[r.status]} after ${duration(r.durationSeconds)}` +
-      (r.ok ? ' — all checks passed' : r.status === 'caught-up' ? ' — with problems (below)' : ''),
+      (r.ok
+        ? r.check?.truth
+          ? ' — all checks passed'
+          : ' — no problems seen; completeness not checked (no ground truth, below)'
+        : r.status === 'caught-up'
+          ? ' — with problems (below)'
+          : ''),
     '',
   );
   const rows: string[][] = [['Content type', 'Collected', 'Written', 'In Cosmos DB', 'Lag']];
@@ -202,16 +239,30 @@ export function formatSummary(r: RunReport): string[] {
   // Content types failing for one reason (a wrong secret fails them all) are listed together.
   const problems = new Map<string, string[]>();
   for (const p of r.collectorProblems) {
-    const reason = `${p.outcome}${p.error ? `: ${p.error}` : ''}`;
+    const reason =
+      p.outcome === 'deadline' && r.stop
+        ? `stopped part-way by ${r.stop.signal} (the next run resumes there)`
+        : `${p.outcome}${p.error ? `: ${p.error}` : ''}`;
     problems.set(reason, [...(problems.get(reason) ?? []), p.contentType]);
   }
   for (const [reason, contentTypes] of problems)
     out.push(`  Collector: ${contentTypes.join(', ')} ${reason}`);
+  if (r.stop && !r.stop.drained) {
+    const left = [
+      r.stop.abandoned.writerBatches > 0 ? `${r.stop.abandoned.writerBatches} writer batch(es)` : '',
+      r.stop.abandoned.collectorRun ? 'the collector run' : '',
+    ].filter(Boolean);
+    out.push(
+      `  Stopped with ${left.join(' and ') || 'work'} still in flight after ${duration(r.stop.drainSeconds)}: ` +
+        'the queue delivers those messages again and the next collector run resumes from its watermarks.',
+    );
+  }
   const c = r.check;
+  out.push(...checkLines(r));
   if (c?.truth) {
     const t = c.truth;
     out.push(
-      `  Ground truth${r.status === 'following' ? ` (checked ${c.checkedAt.slice(11, 19)} UTC)` : ''}: ` +
+      `  Ground truth${r.status === 'following' || r.status === 'stopped' ? ` (checked ${c.checkedAt.slice(11, 19)} UTC)` : ''}: ` +
         `${int(t.expected)} records published by the simulator · missing ${int(t.missing)} · ` +
         `duplicated ${int(t.duplicated)} · unexpected ${int(t.unexpected)}`,
     );
@@ -236,15 +287,25 @@ export function formatSummary(r: RunReport): string[] {
     `  Log        ${r.logFile}`,
   );
   if (c?.example) {
+    const query = `  node dist/scripts/local/query.js "${c.example.text.replace(/"/g, '\\"')}"`;
     out.push(
       '',
-      `Query it in Data Explorer or with any Cosmos DB SDK (${c.example.rows} rows now):`,
-      `  ${c.example.text}`,
-      'or, while a local stack runs (e.g. `npm start -- --follow`), from another terminal:',
-      `  node dist/scripts/local/query.js "${c.example.text.replace(/"/g, '\\"')}"`,
+      ...(r.cosmos.local
+        ? [
+            `Query it with any Cosmos DB SDK (${c.example.rows} rows now):`,
+            `  ${c.example.text}`,
+            'or, while a local stack runs (e.g. `npm start -- --follow`), from another terminal:',
+            query,
+          ]
+        : [
+            `Query it in the Azure portal's Data Explorer or with any Cosmos DB SDK (${c.example.rows} rows now):`,
+            `  ${c.example.text}`,
+            'or from a terminal (the key from AUDITFEED_COSMOS__accountKey, else your Azure sign-in):',
+            query,
+          ]),
     );
   }
-  if (!r.cosmos.persistent && r.cosmos.key) {
+  if (!r.cosmos.persistent && r.cosmos.local) {
     out.push(
       '',
       'This Cosmos DB was in memory and stopped with the run: `npm start -- --follow` keeps it up to query,',
@@ -253,4 +314,28 @@ export function formatSummary(r: RunReport): string[] {
   }
   out.push('');
   return out;
+}
+
+/** What the run checked in the store, and — as plainly — what it did not. */
+function checkLines(r: RunReport): string[] {
+  const c = r.check;
+  if (!c) {
+    const why =
+      r.status === 'interrupted'
+        ? `the run was stopped${r.stop ? ` by ${r.stop.signal}` : ''} before catching up`
+        : 'the run did not catch up';
+    return [`  Not checked: the store (${why}).`];
+  }
+  if (c.truth) return [];
+  const lines = [
+    `  Checked: Cosmos DB holds ${int(c.documents)} documents of ${r.mode === 'tenant' ? 'your tenant' : 'the tenant'}` +
+      ` (per content type above); poison messages ${r.queue.poison}.`,
+  ];
+  lines.push(
+    r.mode === 'tenant'
+      ? '  Not checked: completeness — only the simulator knows every record a tenant published, so missing or' +
+          ' duplicated records cannot be counted against a real tenant.'
+      : '  Not checked: the ground truth — no collector run had completed to compare with.',
+  );
+  return lines;
 }

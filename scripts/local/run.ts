@@ -5,9 +5,10 @@ import type { Logger } from '../../shared/logging';
 import { readHostSettings, projectRoot } from '../../shared/hostSettings';
 import { describeScenario, isLocalScenario, LOCAL_SCENARIOS, type LocalScenarioName } from './localScenario';
 import { startLocalStack, type LocalStack } from './localStack';
-import { Pipeline, type PipelineEnd } from './pipeline';
+import { DRAIN_TIMEOUT_MS, Pipeline, type InFlight, type PipelineEnd } from './pipeline';
+import { leaveSignalsToCaller } from './processes';
 import { Progress } from './progress';
-import { buildReport, formatSummary, writeReport, type RunStatus } from './report';
+import { buildReport, formatSummary, writeReport, type RunStatus, type StopInfo } from './report';
 import { stopAll } from './services';
 import { RunStats } from './stats';
 import { verifyStore, type StoreCheck } from './verify';
@@ -16,6 +17,10 @@ import { verifyStore, type StoreCheck } from './verify';
  * `npm start`: the whole pipeline on this machine — services, simulated (or real) tenant, collector on
  * its timer, writer on its queue — until the backlog is caught up (default, `--once`) or until Ctrl-C
  * (`--follow`). See README "The two commands" and "Local runs".
+ *
+ * Stopping (Ctrl-C, SIGTERM, or the parent process going away): the triggers stop taking work, the writer
+ * invocations and a collector run in flight reach a safe point (bounded by --drain-timeout), then the
+ * services stop, then the summary is printed. A second Ctrl-C quits at once.
  */
 
 export interface RunArgs {
@@ -25,18 +30,24 @@ export interface RunArgs {
   stateDir: string;
   /** Force plain progress lines even on a terminal. */
   plain: boolean;
+  /** How long a stop waits for work in flight before stopping the services anyway. */
+  drainTimeoutSeconds: number;
   help: boolean;
 }
 
-export const USAGE = `usage: npm start -- [--once | --follow] [--scenario ${LOCAL_SCENARIOS.join('|')}] [--persist] [--state-dir DIR] [--plain]
+export const USAGE = `usage: npm start -- [--once | --follow] [--scenario ${LOCAL_SCENARIOS.join('|')}] [--persist] [--state-dir DIR]
+                    [--plain] [--drain-timeout SECONDS] [--help]
 
   --once        exit once the backlog is caught up (the default)
   --follow      keep collecting new activity until Ctrl-C
   --scenario    simulated tenant: default (3 days, tens of thousands of records) or small (12 hours)
                 (also AUDITFEED_LOCAL_SCENARIO)
-  --persist     keep Azurite's and Cosmos DB's data in <state-dir>/data, so the next run continues
+  --persist     keep Azurite's and Cosmos DB's data in <state-dir>/data/azurite and
+                <state-dir>/data/cosmos.jsonl, so the next run continues
   --state-dir   where the CA file, log and last-run.json go (default .local; also AUDITFEED_LOCAL_DIR)
   --plain       progress as plain lines even on a terminal
+  --drain-timeout  on Ctrl-C, wait this long for writer batches and a collector run in flight to
+                finish before stopping the services (default ${DRAIN_TIMEOUT_MS / 1000}); Ctrl-C again quits at once
 
 Settings are the usual AUDITFEED_* variables: AUDITFEED_TENANT_IDS runs against a real tenant instead
 of the simulator; AUDITFEED_STORAGE and AUDITFEED_COSMOS__accountEndpoint use your storage and Cosmos DB.`;
@@ -49,6 +60,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     persist: false,
     stateDir: env.AUDITFEED_LOCAL_DIR?.trim() || path.join(projectRoot(), '.local'),
     plain: false,
+    drainTimeoutSeconds: DRAIN_TIMEOUT_MS / 1000,
     help: false,
   };
   let scenario = envScenario || undefined;
@@ -57,7 +69,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     const a = argv[i] as string;
     const value = (): string => {
       const v = argv[++i];
-      if (v === undefined || v.startsWith('--')) throw new Error(`${a} needs a value\n\n${USAGE}`);
+      if (v === undefined || v.startsWith('--')) throw new Error(`${a} needs a value`);
       return v;
     };
     if (a === '--once' || a === '--follow') modes.add(a.slice(2));
@@ -66,14 +78,21 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     else if (a === '--persist') args.persist = true;
     else if (a === '--state-dir') args.stateDir = value();
     else if (a === '--plain') args.plain = true;
-    else if (a === '--help' || a === '-h') args.help = true;
-    else throw new Error(`unknown argument ${a}\n\n${USAGE}`);
+    else if (a === '--drain-timeout') {
+      const raw = value();
+      const seconds = Number(raw);
+      if (!(Number.isFinite(seconds) && seconds >= 0)) {
+        throw new Error(`--drain-timeout must be a number of seconds, got ${raw}`);
+      }
+      args.drainTimeoutSeconds = seconds;
+    } else if (a === '--help' || a === '-h') args.help = true;
+    else throw new Error(`unknown argument ${a}`);
   }
-  if (modes.size > 1) throw new Error(`--once and --follow exclude each other\n\n${USAGE}`);
+  if (modes.size > 1) throw new Error('--once and --follow exclude each other');
   if (modes.has('follow')) args.mode = 'follow';
   if (scenario !== undefined) {
     if (!isLocalScenario(scenario)) {
-      throw new Error(`unknown scenario "${scenario}" (valid: ${LOCAL_SCENARIOS.join(', ')})\n\n${USAGE}`);
+      throw new Error(`unknown scenario "${scenario}" (valid: ${LOCAL_SCENARIOS.join(', ')})`);
     }
     args.scenario = scenario;
   }
@@ -119,8 +138,24 @@ function problemKey(message: string, properties?: Record<string, unknown>): stri
   return `${message}|${typeof properties?.contentType === 'string' ? properties.contentType : ''}`;
 }
 
+/** Why the run stops: a signal, or the parent process gone (reported as SIGHUP). */
+export interface StopRequest {
+  signal: NodeJS.Signals;
+  /** For the message: "SIGINT", "the parent process exited". */
+  why: string;
+}
+
+/** "3 writer batches and the collector run" / "nothing". */
+function describeInFlight(f: InFlight): string {
+  const parts = [
+    f.writerBatches > 0 ? `${f.writerBatches} writer batch${f.writerBatches === 1 ? '' : 'es'}` : '',
+    f.collectorRun ? 'the collector run' : '',
+  ].filter(Boolean);
+  return parts.length > 0 ? parts.join(' and ') : 'nothing';
+}
+
 /** Everything after the signal handlers are in place; resolves with the exit code. */
-async function run(args: RunArgs, signals: { interrupted: Promise<NodeJS.Signals> }): Promise<number> {
+async function run(args: RunArgs, signals: { interrupted: Promise<StopRequest> }): Promise<number> {
   mkdirSync(args.stateDir, { recursive: true });
   const logFile = path.join(args.stateDir, 'last-run.log');
   const reportFile = path.join(args.stateDir, 'last-run.json');
@@ -140,10 +175,12 @@ async function run(args: RunArgs, signals: { interrupted: Promise<NodeJS.Signals
     env: process.env,
   });
   const first = await Promise.race([started, signals.interrupted]);
-  if (typeof first === 'string') {
+  if (!('config' in first)) {
     // Interrupted while starting: let the start finish or fail, then stop what it started.
+    out.write(`${first.why}: stopping the services started so far…\n`);
     await started.then((s) => s.stop()).catch(() => undefined);
-    return exitCodeFor(first);
+    await new Promise((resolve) => logStream.end(resolve));
+    return exitCodeFor(first.signal);
   }
   const stack: LocalStack = first;
   const { config } = stack;
@@ -152,11 +189,12 @@ async function run(args: RunArgs, signals: { interrupted: Promise<NodeJS.Signals
   const progressTty = !args.plain && out.isTTY === true;
   let progress: Progress | undefined;
   let problemLines = 0;
-  // Once the summary is out, an abandoned collector run's last words go to the log file only.
-  let summaryPrinted = false;
+  // Once the work has drained, what abandoned work still says (the services going away under it) goes
+  // to the log file only.
+  let quiet = false;
   const shownProblems = new Set<string>();
   const logger = fileLogger(logStream, (level, text, key) => {
-    if (summaryPrinted) return;
+    if (quiet) return;
     stats.problem(level, text);
     // Plain output gets the first problems as lines, each once; the log file has all of them.
     if (progress && !progressTty && problemLines < 20 && !shownProblems.has(key)) {
@@ -165,6 +203,11 @@ async function run(args: RunArgs, signals: { interrupted: Promise<NodeJS.Signals
       progress.event(`${level === 'warn' ? 'warning' : 'error'}: ${text}`);
     }
   });
+  /** A line that stays: above the live table once it is up, else straight out. */
+  const say = (line: string): void => {
+    if (progress) progress.event(line);
+    else out.write(`${line}\n`);
+  };
 
   const tenants = config.tenants.map((t) => t.tenantId).join(', ');
   out.write(
@@ -186,26 +229,51 @@ async function run(args: RunArgs, signals: { interrupted: Promise<NodeJS.Signals
     );
   }
 
-  const pipeline = new Pipeline({ config, host, stats, logger, mode: args.mode });
+  const pipeline = new Pipeline({
+    config,
+    host,
+    stats,
+    logger,
+    mode: args.mode,
+    drainTimeoutMs: args.drainTimeoutSeconds * 1000,
+  });
   let status: RunStatus = 'running';
   let check: StoreCheck | undefined;
   let error: string | undefined;
+  let stop: StopRequest | undefined;
+  let stopInfo: StopInfo | undefined;
   const report = (finished: boolean) => {
-    const r = buildReport(status, stack, stats, logFile, check, finished);
+    // From the signal until the end, last-run.json says "stopping" whatever the run was doing.
+    const r = buildReport(
+      !finished && stop !== undefined ? 'stopping' : status,
+      stack,
+      stats,
+      logFile,
+      check,
+      finished,
+    );
+    if (stopInfo) r.stop = stopInfo;
     if (error !== undefined) r.error = error;
     writeReport(reportFile, r);
     return r;
   };
   report(false);
 
-  let signal: NodeJS.Signals | undefined;
   void signals.interrupted.then((s) => {
-    signal = s;
-    progress?.event(`${s}: stopping (press Ctrl-C again to quit at once)…`);
+    stop = s;
+    const f = pipeline.inFlight();
+    const busy = f.writerBatches > 0 || f.collectorRun;
+    say(
+      `${s.why}: stopping — no new collector run or queue message; ` +
+        (busy
+          ? `waiting for ${describeInFlight(f)} in flight (up to ${args.drainTimeoutSeconds}s), then the services`
+          : 'nothing in flight, stopping the services') +
+        ' (press Ctrl-C again to quit at once)…',
+    );
+    report(false);
     void pipeline.stop();
   });
 
-  // Checked through the SDK while the services are up: Ctrl-C stops them at once (services.ts).
   const checkStore = async (): Promise<void> => {
     const bound = lastCompleteRunStart(stats);
     try {
@@ -218,7 +286,6 @@ async function run(args: RunArgs, signals: { interrupted: Promise<NodeJS.Signals
       });
       error = undefined;
     } catch (e) {
-      if (signal !== undefined) return;
       logger.error(`Checking the store failed: ${(e as Error).message}`);
       error = `checking the store failed: ${(e as Error).message}`;
     }
@@ -235,15 +302,16 @@ async function run(args: RunArgs, signals: { interrupted: Promise<NodeJS.Signals
     });
     progress.start();
     let end: PipelineEnd = await pipeline.untilCaughtUp();
+    // Caught up: the store is checked even if a stop is under way (the services are up until drained).
     if (end === 'caught-up') await checkStore();
-    if (end === 'caught-up' && args.mode === 'follow') {
+    if (end === 'caught-up' && args.mode === 'follow' && stop === undefined) {
       status = 'following';
       report(false);
       progress.event(
         `Caught up after ${Math.round(stats.elapsedMs() / 1000)}s; following new activity (Ctrl-C stops).`,
       );
       // Each time a later collector run has been written, the store is checked again.
-      while (signal === undefined) {
+      while (stop === undefined) {
         end = await pipeline.untilCaughtUp(stats.finishedRuns);
         if (end !== 'caught-up') break;
         await checkStore();
@@ -256,26 +324,55 @@ async function run(args: RunArgs, signals: { interrupted: Promise<NodeJS.Signals
         }
       }
     }
-    await pipeline.stop();
-    progress.stop();
-    if (status !== 'following') {
-      if (signal !== undefined) status = 'interrupted';
-      else status = end === 'collector-failed' ? 'collector-failed' : 'caught-up';
+    const drained = await pipeline.stop();
+    if (stop !== undefined) {
+      stopInfo = {
+        signal: stop.signal,
+        at: new Date(Date.now() - drained.drainMs).toISOString(),
+        inFlight: drained.inFlight,
+        drained: drained.drained,
+        abandoned: drained.abandoned,
+        drainSeconds: Math.round(drained.drainMs / 100) / 10,
+      };
+      const busy = drained.inFlight.writerBatches > 0 || drained.inFlight.collectorRun;
+      if (!drained.drained) {
+        progress.event(
+          `Gave up waiting after ${args.drainTimeoutSeconds}s: ${describeInFlight(drained.abandoned)} still in ` +
+            'flight (its messages are delivered again, the next collector run resumes); stopping the services…',
+        );
+      } else if (busy) {
+        progress.event(
+          `Work in flight reached a safe point (${describeInFlight(drained.inFlight)}) in ` +
+            `${stopInfo.drainSeconds}s; stopping the services…`,
+        );
+      }
     }
+    quiet = true;
+    progress.stop();
+    if (status === 'following') status = 'stopped';
+    else if (end === 'caught-up') status = 'caught-up';
+    else if (end === 'collector-failed') status = 'collector-failed';
+    else status = 'interrupted';
   } catch (e) {
+    quiet = true;
     progress?.stop();
-    status = signal !== undefined ? 'interrupted' : 'failed';
     error = (e as Error).message;
-    if (signal === undefined) out.write(`\nauditfeed local run failed: ${error}\n`);
+    if (stop === undefined) {
+      status = 'failed';
+      out.write(`\nauditfeed local run failed: ${error}\n`);
+    } else {
+      status = 'interrupted';
+    }
+    await pipeline.stop();
   }
-  const final = report(true);
-  summaryPrinted = true;
-  out.write(formatSummary(final).join('\n'));
-  out.write(`Report: ${reportFile}\n`);
+  // Only now that nothing is in flight (or the drain timed out) do the services go.
   pipeline.close();
   await stack.stop();
+  const final = report(true);
+  out.write(formatSummary(final).join('\n'));
+  out.write(`Report: ${reportFile}\n`);
   await new Promise((resolve) => logStream.end(resolve));
-  if (signal !== undefined) return exitCodeFor(signal);
+  if (stop !== undefined) return exitCodeFor(stop.signal);
   return final.ok ? 0 : 1;
 }
 
@@ -287,38 +384,61 @@ function lastCompleteRunStart(stats: RunStats): Date | undefined {
 }
 
 function exitCodeFor(signal: NodeJS.Signals): number {
-  return signal === 'SIGTERM' ? 143 : 130;
+  if (signal === 'SIGTERM') return 143;
+  if (signal === 'SIGHUP') return 129;
+  return 130;
 }
 
-/** Ctrl-C stops the run cleanly; a second one (not the echo of the first) quits at once. */
-function installSignalHandlers(): { interrupted: Promise<NodeJS.Signals> } {
+/** How often the runner looks whether its parent is still there. */
+const PARENT_CHECK_MS = 1_000;
+
+/**
+ * Ctrl-C, SIGTERM or SIGHUP stop the run cleanly; a second signal (not the echo of the first) quits at
+ * once. So does the parent process going away (a supervisor that killed `npm start`, a closed terminal):
+ * the runner is re-parented, and stops as on SIGHUP rather than leave its servers behind.
+ */
+function installSignalHandlers(): { interrupted: Promise<StopRequest> } {
+  // The servers are stopped by the runner once its work has drained, not by the signal itself.
+  leaveSignalsToCaller();
   let first: number | undefined;
-  let resolve!: (s: NodeJS.Signals) => void;
-  const interrupted = new Promise<NodeJS.Signals>((r) => (resolve = r));
-  const onSignal = (signal: NodeJS.Signals): void => {
+  let resolve!: (s: StopRequest) => void;
+  const interrupted = new Promise<StopRequest>((r) => (resolve = r));
+  const request = (signal: NodeJS.Signals, why: string): void => {
     const now = Date.now();
     if (first === undefined) {
       first = now;
-      resolve(signal);
+      resolve({ signal, why });
       return;
     }
+    if (why !== signal) return; // the watchdog never quits at once
     // npm forwards the terminal's Ctrl-C too: a second signal within a second is the same keypress.
     if (now - first < 1000) return;
     process.stdout.write('\nQuitting at once.\n');
     // The 'exit' hook of services.ts stops the server processes.
     process.exit(exitCodeFor(signal));
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+    process.on(signal, () => request(signal, signal));
+  const parent = process.ppid;
+  const watchdog = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(watchdog);
+    request('SIGHUP', 'the parent process exited');
+  }, PARENT_CHECK_MS);
+  watchdog.unref();
+  // With the parent gone, stdout/stderr may be pipes nobody reads: EPIPE must not crash the shutdown.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
   return { interrupted };
 }
 
-async function main(): Promise<number> {
+const USAGE_HINT = 'run `npm start -- --help` for the options';
+
+export async function main(argv: string[] = process.argv.slice(2)): Promise<number> {
   let args: RunArgs;
   try {
-    args = parseArgs(process.argv.slice(2));
+    args = parseArgs(argv);
   } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n`);
+    process.stderr.write(`npm start: ${(e as Error).message}\n${USAGE_HINT}\n`);
     return 2;
   }
   if (args.help) {
@@ -341,8 +461,9 @@ async function main(): Promise<number> {
   }
 }
 
-if (require.main === module) {
-  main().then(
+/** The program: runs and exits with the run's code. Called by scripts/local/start.cjs (npm start). */
+export function cli(argv: string[] = process.argv.slice(2)): void {
+  main(argv).then(
     (code) => process.exit(code),
     (e: unknown) => {
       process.stderr.write(`${String(e)}\n`);
@@ -350,3 +471,5 @@ if (require.main === module) {
     },
   );
 }
+
+if (require.main === module) cli();

@@ -16,10 +16,30 @@ export interface CliOptions {
   tenants: number;
   frozen: boolean;
   clock?: string;
+  /** Print the usage and exit. */
+  help?: boolean;
 }
 
-const USAGE =
-  'usage: cli.js [--scenario file.json] [--port N] [--tls] [--seed S] [--tenants N] [--clock ISO] [--frozen]';
+export const USAGE = `usage: node dist/scripts/simulator/cli.js [options]   (or: npm run simulator -- [options])
+
+Starts the Management Activity API simulator and prints one JSON line: baseUrl, apps (client ids and
+secrets), tenants, the managed-identity endpoint and, with --tls, caPemPath. Ctrl-C stops it.
+
+  --scenario FILE   scenario JSON (see docs/simulator.md); default: a small tenant per --tenants
+  --port N          listen on port N (default: a free port)
+  --tls             HTTPS with a fresh self-signed certificate (its CA file is in caPemPath)
+  --seed S          seed of the generated content (overrides the scenario file's)
+  --tenants N       tenants of the default scenario (default 1)
+  --clock ISO       the simulated clock's start (default: now)
+  --frozen          the clock stands still (tests)
+  --help            this text`;
+
+export const USAGE_HINT = 'run with --help for the options';
+
+/** A bad command line: printed as one line and the hint, exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
 
 export function parseArgs(argv: string[]): CliOptions {
   const o: CliOptions = { tls: false, tenants: 1, frozen: false };
@@ -27,7 +47,7 @@ export function parseArgs(argv: string[]): CliOptions {
     const a = argv[i];
     const value = (): string => {
       const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value\n${USAGE}`);
+      if (v === undefined) throw new UsageError(`${a} needs a value`);
       return v;
     };
     if (a === '--scenario') o.scenario = value();
@@ -37,13 +57,14 @@ export function parseArgs(argv: string[]): CliOptions {
     else if (a === '--tenants') o.tenants = Number(value());
     else if (a === '--clock') o.clock = value();
     else if (a === '--frozen') o.frozen = true;
-    else throw new Error(`unknown argument ${a}\n${USAGE}`);
+    else if (a === '--help' || a === '-h') o.help = true;
+    else throw new UsageError(`unknown argument ${a}`);
   }
   if (o.port !== undefined && !(Number.isInteger(o.port) && o.port >= 0 && o.port < 65536)) {
-    throw new Error(`--port must be a port number\n${USAGE}`);
+    throw new UsageError('--port must be a port number');
   }
   if (!(Number.isInteger(o.tenants) && o.tenants > 0))
-    throw new Error(`--tenants must be a positive integer\n${USAGE}`);
+    throw new UsageError('--tenants must be a positive integer');
   return o;
 }
 
@@ -99,8 +120,20 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
   };
 }
 
-if (require.main === module) {
-  runCli(process.argv.slice(2), (line) => process.stdout.write(`${line}\n`)).then(
+/** The command line as a program: usage on --help (exit 0), one line and a hint on a bad one (exit 2). */
+function main(argv: string[]): void {
+  let options: CliOptions;
+  try {
+    options = parseArgs(argv);
+  } catch (e) {
+    process.stderr.write(`simulator: ${(e as Error).message}\n${USAGE_HINT}\n`);
+    process.exit(2);
+  }
+  if (options.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  runCli(argv, (line) => process.stdout.write(`${line}\n`)).then(
     (running) => {
       const shutdown = (): void => {
         running.close().then(
@@ -117,3 +150,5 @@ if (require.main === module) {
     },
   );
 }
+
+if (require.main === module) main(process.argv.slice(2));
