@@ -16,6 +16,7 @@ export function localSettings(
   existing: Partial<LocalSettingsFile> | undefined,
 ): LocalSettingsFile;
 export function federatedCredential(env: Record<string, string>): FederatedCredential;
+export function federationNote(fic: FederatedCredential, bodyFile: string): string;
 export function consentUrls(env: Record<string, string>): string[];
 export function dashboardNote(env: Record<string, string>): string | undefined;
 export function localAccessNote(env: Record<string, string>): string | undefined;

@@ -131,6 +131,24 @@ function federatedCredential(env) {
 }
 
 /**
+ * How to create the federated credential, and how to replace one whose subject went stale because the
+ * managed identity was recreated (same name, so creating it again says "already exists").
+ * @param {{uri: string, body: {name: string}}} fic
+ * @param {string} bodyFile path of the request body, relative to the project
+ */
+function federationNote(fic, bodyFile) {
+  return [
+    '',
+    "Once per deployment, in the app registration's home tenant, add the managed identity as federated credential:",
+    `  az rest --method POST --uri "${fic.uri}" --headers Content-Type=application/json --body "@${bodyFile}"`,
+    `"already exists" means a credential named ${fic.body.name} is there. If the managed identity was recreated`,
+    '(azd down, a new environment) its subject is stale: delete it, then POST again',
+    '(docs/runbooks.md#re-federate-after-the-identity-changed):',
+    `  az rest --method DELETE --uri "${fic.uri}/${fic.body.name}"`,
+  ].join('\n');
+}
+
+/**
  * Admin-consent URL for every collected tenant.
  * @param {Record<string, string>} env
  */
@@ -221,14 +239,7 @@ function main() {
     const dir = path.join(root, '.azure', env.AZURE_ENV_NAME || '');
     const bodyFile = path.join(fs.existsSync(dir) ? dir : root, 'federated-credential.json');
     fs.writeFileSync(bodyFile, `${JSON.stringify(fic.body, null, 2)}\n`);
-    console.log(
-      [
-        '',
-        "Once per deployment, in the app registration's home tenant, add the managed identity as federated credential",
-        '(an "already exists" error means it is there):',
-        `  az rest --method POST --uri "${fic.uri}" --headers Content-Type=application/json --body "@${path.relative(root, bodyFile)}"`,
-      ].join('\n'),
-    );
+    console.log(federationNote(fic, path.relative(root, bodyFile)));
     console.log(
       `Locally the collector cannot use the managed identity: use AUDITFEED_AUTH_MODE=certificate with AUDITFEED_CLIENT_CERTIFICATE_PATH (docs/deploy.md).`,
     );
@@ -261,6 +272,7 @@ module.exports = {
   parseEnvValues,
   localSettings,
   federatedCredential,
+  federationNote,
   consentUrls,
   dashboardNote,
   localAccessNote,

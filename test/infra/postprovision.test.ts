@@ -6,6 +6,7 @@ import {
   consentUrls,
   dashboardNote,
   federatedCredential,
+  federationNote,
   localSettings,
   parseEnvValues,
 } from '../../scripts/postprovision';
@@ -107,6 +108,17 @@ describe('postprovision hook', () => {
     expect(federatedCredential({ ...env, AUDITFEED_CLOUD: 'GCCHigh' }).uri).toMatch(
       /^https:\/\/graph\.microsoft\.us\//,
     );
+  });
+
+  it('says how to create the credential and how to replace one left stale by a recreated identity', () => {
+    const fic = federatedCredential(env);
+    const note = federationNote(fic, '.azure/prod/federated-credential.json');
+    expect(note).toContain(
+      `az rest --method POST --uri "${fic.uri}" --headers Content-Type=application/json --body "@.azure/prod/federated-credential.json"`,
+    );
+    // Graph addresses a federated credential by its name, the one the POST body gives.
+    expect(note).toContain(`az rest --method DELETE --uri "${fic.uri}/auditfeed-prod"`);
+    expect(note).toContain('docs/runbooks.md#re-federate-after-the-identity-changed');
   });
 
   it('gives one admin-consent URL per tenant, on the login host of the cloud', () => {

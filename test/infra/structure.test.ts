@@ -82,6 +82,15 @@ describe('main.parameters.json', () => {
         expect(`${name}=${String(literal(declared.get(name)!.default))}`).toBe(`${name}=${match[2]}`);
     }
   });
+
+  it('documents every auditfeed environment variable in docs/deploy.md', () => {
+    const deployDoc = readFileSync(path.join(INFRA_DIR, '..', 'docs', 'deploy.md'), 'utf8');
+    const vars = Object.values(file.parameters)
+      .map(({ value }) => /^\$\{(AUDITFEED_[A-Z0-9_]*)/.exec(String(value))?.[1])
+      .filter((v): v is string => v !== undefined);
+    expect(vars.length).toBeGreaterThan(10);
+    expect(vars.filter((v) => !deployDoc.includes(`\`${v}\``))).toEqual([]);
+  });
 });
 
 describe('modules', () => {
