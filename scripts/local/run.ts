@@ -261,6 +261,8 @@ async function run(args: RunArgs, signals: { interrupted: Promise<StopRequest> }
 
   void signals.interrupted.then((s) => {
     stop = s;
+    // last-run.json says "stopping" before anything is printed about it.
+    report(false);
     const f = pipeline.inFlight();
     const busy = f.writerBatches > 0 || f.collectorRun;
     say(
@@ -270,7 +272,6 @@ async function run(args: RunArgs, signals: { interrupted: Promise<StopRequest> }
           : 'nothing in flight, stopping the services') +
         ' (press Ctrl-C again to quit at once)…',
     );
-    report(false);
     void pipeline.stop();
   });
 
