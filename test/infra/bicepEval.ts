@@ -114,7 +114,7 @@ export function evaluateBicep(node: SyntaxNode, scope: Scope): BicepValue {
         return args[0].map((v) => asString(v, node)).join(args[1]);
       if (fn === 'replace' && args.every((a) => typeof a === 'string'))
         return (args[0] as string).split(args[1] as string).join(args[2]);
-      if (fn === 'max' && args.every((a) => typeof a === 'number')) return Math.max(...(args));
+      if (fn === 'max' && args.every((a) => typeof a === 'number')) return Math.max(...args);
       if (fn === 'string' && args.length === 1) return asString(args[0]!, node);
       throw new BicepUnsupported(node, `function ${fn}`);
     }
