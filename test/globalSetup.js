@@ -1,11 +1,9 @@
-const { execFileSync } = require('node:child_process');
-const { join } = require('node:path');
+const { ensureCompiled } = require('../scripts/local/start.cjs');
 
-/** Tests that run the product in child processes (collector, runner, simulator CLI) use the compiled JS. */
+/**
+ * Tests that run the product in child processes (collector, runner, simulator CLI) use the compiled JS.
+ * The same up-to-date check as `npm start`, so neither compiles again what the other just compiled.
+ */
 module.exports = async function globalSetup() {
-  const root = join(__dirname, '..');
-  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(root, 'tsconfig.json')], {
-    cwd: root,
-    stdio: 'inherit',
-  });
+  ensureCompiled();
 };

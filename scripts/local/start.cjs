@@ -64,12 +64,17 @@ function compile() {
   fs.utimesSync(STAMP, startedAt, startedAt);
 }
 
-function main() {
+/** Compiles unless dist is up to date; test/globalSetup.js calls it too, so tests and npm start share it. */
+function ensureCompiled() {
   if (!upToDate()) {
     process.stdout.write('auditfeed: compiling (tsc -p tsconfig.json)…\n');
     compile();
   }
+}
+
+if (require.main === module) {
+  ensureCompiled();
   require(RUNNER).cli(process.argv.slice(2));
 }
 
-main();
+module.exports = { ensureCompiled };
