@@ -185,6 +185,9 @@ param keyVaultSecretName string = 'management-api-credential'
 @description('E-mail address that receives alerts; empty = alerts fire without notification.')
 param alertEmail string = ''
 
+@description('Where each alert\'s description links its runbook (docs/runbooks.md); point it at your fork or wiki.')
+param runbookBaseUrl string = 'https://github.com/auditfeed/auditfeed/blob/main/docs/runbooks.md'
+
 @minValue(10)
 @description('Alert when the collector lags the feed by more than this many minutes.')
 param collectorLagAlertMinutes int = 60
@@ -562,6 +565,7 @@ module alerts './app/alerts.bicep' = {
     lateThresholdSeconds: lateContentAlertHours * 3600
     queueBacklogThresholdSeconds: queueBacklogAlertMinutes * 60
     certificateExpiryDays: certificateExpiryAlertDays
+    runbookBaseUrl: runbookBaseUrl
   }
 }
 

@@ -63,7 +63,7 @@ describe('workbook.json', () => {
         namespace: COSMOS,
         metric: `${COSMOS}-Requests-TotalRequests`,
         aggregation: 7,
-        splitBy: ['StatusCode'],
+        splitBy: 'StatusCode',
       },
     ]);
   });
