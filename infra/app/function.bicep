@@ -81,6 +81,18 @@ module site 'br/public:avm/res/web/site:0.22.0' = {
       ftpsState: 'Disabled'
     }
     httpsOnly: true
+    // No publishing with user or site passwords (on by default): azd publishes to Flex Consumption's /api/publish
+    // with an Entra ID token, so basic auth on FTP and the SCM site is only an extra way in.
+    basicPublishingCredentialsPolicies: [
+      {
+        name: 'ftp'
+        allow: false
+      }
+      {
+        name: 'scm'
+        allow: false
+      }
+    ]
     configs: [
       {
         name: 'appsettings'

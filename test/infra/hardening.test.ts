@@ -60,6 +60,16 @@ describe('hardening left at module defaults', () => {
     });
   });
 
+  it('the function app turns off basic-auth (FTP and SCM) publishing credentials: azd deploys with Entra ID', () => {
+    // Without the policies the module creates none and the platform default (allowed) stays.
+    expect(
+      literal(property(paramsOf(avmModule('res/web/site')), 'basicPublishingCredentialsPolicies')),
+    ).toEqual([
+      { name: 'ftp', allow: false },
+      { name: 'scm', allow: false },
+    ]);
+  });
+
   it('Key Vault grants no VM, template or disk-encryption access', () => {
     const vault = paramsOf(avmModule('res/key-vault/vault'));
     for (const key of [
