@@ -569,6 +569,22 @@ module alerts './app/alerts.bicep' = {
   }
 }
 
+// Key Vault's own near-expiry events, for the secret's end date the code cannot see (needs an action group).
+module vaultExpiry './app/vaultExpiry.bicep' = if (useKeyVault && !empty(alertEmail)) {
+  name: 'vault-expiry'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    keyVaultName: keyVaultName
+    actionGroupIds: alerts.outputs.actionGroupIds
+    runbookUrl: '${runbookBaseUrl}#credential-expiry'
+  }
+  dependsOn: [
+    keyVault
+  ]
+}
+
 module workbook './app/workbook.bicep' = {
   name: 'workbook'
   scope: rg

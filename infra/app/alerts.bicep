@@ -305,3 +305,5 @@ module alertRules 'br/public:avm/res/insights/scheduled-query-rule:0.6.0' = [
     }
   }
 ]
+
+output actionGroupIds array = actionGroupIds
