@@ -6,26 +6,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs as replayArgs } from '../../scripts/replay-poison';
 import { parseArgs as statusArgs } from '../../scripts/status';
+import { RULE_NAMES } from '../infra/alertRules';
 
 const ROOT = path.join(__dirname, '..', '..');
 const read = (file: string): string => readFileSync(path.join(ROOT, file), 'utf8');
 
-/** The alerts of issue 11: the existing rules and those being added to alerts.bicep. */
-const EXPECTED_ALERTS = [
-  'collector-lag',
-  'collection-failed',
-  'quarantined-blob',
-  'sweep-behind',
-  'late-content',
-  'rejected-record',
-  'collector-silent',
-  'recorded-gap',
-  'poison-message',
-  'function-failures',
-  'queue-backlog',
-  'credential-expiry',
-  'budget',
-];
+/** Every log alert, and the budget (a Consumption budget, not a log alert). */
+const EXPECTED_ALERTS = [...RULE_NAMES, 'budget'];
 
 /** GitHub's heading anchor: lower case, punctuation dropped, spaces to hyphens. */
 export function slug(heading: string): string {

@@ -74,3 +74,19 @@ export function evaluateRule(rule: AlertRule, tables: Tables): Evaluation {
       throw new Error(`${rule.name}: operator ${String(rule.operator)} not modelled`);
   }
 }
+
+/** Every log alert of infra/app/alerts.bicep, by the name its runbook section has. */
+export const RULE_NAMES = [
+  'collector-lag',
+  'collection-failed',
+  'quarantined-blob',
+  'sweep-behind',
+  'late-content',
+  'rejected-record',
+  'collector-silent',
+  'recorded-gap',
+  'poison-message',
+  'function-failures',
+  'queue-backlog',
+  'credential-expiry',
+] as const;

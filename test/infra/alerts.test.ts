@@ -13,7 +13,7 @@ import { runKql, type Row, type Tables } from '../helpers/kql';
 import { kqlDiagnostics } from '../helpers/kustoLanguage';
 import { startCollectorStack, type CollectorStack } from '../helpers/stack';
 import { TRACE_MESSAGE_LIMIT, TraceRecorder, traceRows, type Trace } from '../helpers/traces';
-import { evaluateRule, loadAlertRules, type AlertRule } from './alertRules';
+import { RULE_NAMES, evaluateRule, loadAlertRules, type AlertRule } from './alertRules';
 import { INFRA_DIR, declarations, loadBicep, objectProperties, params, propertyPath } from './bicep';
 import { workbookQueries } from './workbookJson';
 
@@ -40,20 +40,6 @@ const INPUT = {
   certificateExpiryDays: 30,
 };
 const RUNBOOKS = 'https://github.com/auditfeed/auditfeed/blob/main/docs/runbooks.md';
-const RULE_NAMES = [
-  'collector-lag',
-  'collection-failed',
-  'quarantined-blob',
-  'sweep-behind',
-  'late-content',
-  'rejected-record',
-  'collector-silent',
-  'recorded-gap',
-  'poison-message',
-  'function-failures',
-  'queue-backlog',
-  'credential-expiry',
-];
 
 let rules: AlertRule[];
 beforeAll(async () => {
