@@ -9,6 +9,11 @@ export interface AvmParameter {
   properties?: string[];
   /** Top-level property names of each item of a typed array (only when that list is complete). */
   itemProperties?: string[];
+  /**
+   * One level further down, for the properties of `properties` or `itemProperties` with a complete list of their
+   * own: `key` when that property is an object, `key[]` when it is an array of objects.
+   */
+  nested?: Record<string, string[]>;
 }
 
 export interface AvmDigest {

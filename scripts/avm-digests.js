@@ -96,8 +96,28 @@ function closedProperties(type) {
 }
 
 /**
- * The digest of one compiled module: parameters (type, required, allowed values, top-level property names of
- * typed objects or of the items of typed arrays) and outputs (type).
+ * Closed property lists one level below a typed object: `key` for a property that is a typed object, `key[]` for
+ * one that is an array of typed objects (e.g. diagnosticSettings' `logCategoriesAndGroups[]`).
+ * @param {any} type @param {Record<string, any>} definitions @returns {Record<string, string[]> | undefined}
+ */
+function nestedProperties(type, definitions) {
+  /** @type {Record<string, string[]>} */
+  const nested = {};
+  for (const [key, schema] of Object.entries(type.properties ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const child = resolve(schema, definitions);
+    const own = closedProperties(child);
+    if (own) nested[key] = own;
+    if (child.type === 'array' && child.items) {
+      const items = closedProperties(resolve(child.items, definitions));
+      if (items) nested[`${key}[]`] = items;
+    }
+  }
+  return Object.keys(nested).length > 0 ? nested : undefined;
+}
+
+/**
+ * The digest of one compiled module: parameters (type, required, allowed values, property names of typed objects
+ * or of the items of typed arrays, and one level further down) and outputs (type).
  * @param {any} template main.json
  * @param {{ module: string, version: string, source: string }} info
  */
@@ -116,10 +136,19 @@ function digest(template, { module, version, source }) {
     };
     if (type.allowedValues) entry.allowed = type.allowedValues;
     const properties = closedProperties(type);
-    if (properties) entry.properties = properties;
+    if (properties) {
+      entry.properties = properties;
+      const nested = nestedProperties(type, definitions);
+      if (nested) entry.nested = nested;
+    }
     if (type.type === 'array' && type.items) {
-      const items = closedProperties(resolve(type.items, definitions));
-      if (items) entry.itemProperties = items;
+      const itemType = resolve(type.items, definitions);
+      const items = closedProperties(itemType);
+      if (items) {
+        entry.itemProperties = items;
+        const nested = nestedProperties(itemType, definitions);
+        if (nested) entry.nested = nested;
+      }
     }
     parameters[name] = entry;
   }

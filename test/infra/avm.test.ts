@@ -87,6 +87,70 @@ describe('Azure Verified Module calls', () => {
     ]);
   });
 
+  it('follows vars (arrays, concat, ternaries) into typed parameters, two levels deep, in a real call', async () => {
+    const name = 'infra/app/cosmos.bicep';
+    const original = readFileSync(path.join(REPO_ROOT, name), 'utf8');
+    const edits: [string, string][] = [
+      ['  dataActions: [', '  dataActons: ['], // var fabricMirrorRole, passed as [fabricMirrorRole]
+      ['principalId: fabricMirrorPrincipalId', 'principalid: fabricMirrorPrincipalId'], // its assignments[]
+      ['principalId: userPrincipalId', 'principalID: userPrincipalId'], // var userAssignment = c ? [..] : [], in concat()
+      ['defaultTtl: retentionDays', 'defaultTTL: retentionDays'], // sqlDatabases[].containers[]
+    ];
+    let source = original;
+    for (const [from, to] of edits) {
+      expect(original.split(from)).toHaveLength(2); // each edit hits exactly one place
+      source = source.replace(from, to);
+    }
+    const call = 'account (avm/res/document-db/database-account:0.19.0)';
+    const at = (text: string): string => `${name}:${lineOf(source, text)}: ${call}`;
+    expect(checkAvmCalls(await bicep(name, source)).sort()).toEqual(
+      [
+        `${at('dataActons')}: sqlRoleDefinitions[]: unknown property 'dataActons'`,
+        `${at('principalid:')}: sqlRoleDefinitions[].assignments[]: unknown property 'principalid'`,
+        `${at('principalID:')}: sqlRoleAssignments[]: unknown property 'principalID'`,
+        `${at('defaultTTL')}: sqlDatabases[].containers[]: unknown property 'defaultTTL'`,
+      ].sort(),
+    );
+  });
+
+  it('follows a var of diagnostic settings, a for expression in it, and a var holding an allowed value', async () => {
+    const source = [
+      "var categories = ['AuditEvent']",
+      'var logs = [for c in categories: {',
+      '  categry: c',
+      '}]',
+      'var settings = [',
+      '  {',
+      "    name: 'audit'",
+      "    workspaceResourceID: 'ws'",
+      '    logCategoriesAndGroups: logs',
+      '  }',
+      ']',
+      "var sku = 'premium2'",
+      'var loopA = loopB',
+      'var loopB = loopA',
+      "module kv 'br/public:avm/res/key-vault/vault:0.12.1' = {",
+      "  name: 'kv'",
+      '  params: {',
+      "    name: 'kv'",
+      '    sku: sku',
+      '    diagnosticSettings: (settings)',
+      '    roleAssignments: loopA',
+      '    networkAcls: loopB',
+      '  }',
+      '}',
+      '',
+    ].join('\n');
+    const call = 'kv (avm/res/key-vault/vault:0.12.1)';
+    expect(checkAvmCalls(await bicep('infra/z.bicep', source))).toEqual([
+      `infra/z.bicep:19: ${call}: sku: "premium2" is not one of ${JSON.stringify(
+        readDigest('avm/res/key-vault/vault', '0.12.1')!.parameters.sku!.allowed,
+      )}`,
+      `infra/z.bicep:8: ${call}: diagnosticSettings[]: unknown property 'workspaceResourceID'`,
+      `infra/z.bicep:3: ${call}: diagnosticSettings[].logCategoriesAndGroups[]: unknown property 'categry'`,
+    ]);
+  });
+
   it('asks for npm run avm:refresh when a module version has no digest', async () => {
     const source = "module x 'br/public:avm/res/web/site:9.9.9' = {\n  name: 'x'\n  params: {}\n}\n";
     expect(checkAvmCalls(await bicep('infra/y.bicep', source))).toEqual([
@@ -106,7 +170,16 @@ describe('scripts/avm-digests.js', () => {
         properties: { name: { type: 'string', nullable: true }, kind: { type: 'string', nullable: true } },
         nullable: true,
       },
-      roleType: { type: 'object', properties: { principalId: { type: 'string' } } },
+      roleType: {
+        type: 'object',
+        properties: {
+          principalId: { type: 'string' },
+          condition: { $ref: '#/definitions/conditionType' },
+          scopes: { type: 'array', items: { $ref: '#/definitions/scopeType' }, nullable: true },
+        },
+      },
+      conditionType: { type: 'object', properties: { expression: { type: 'string' } }, nullable: true },
+      scopeType: { type: 'object', properties: { id: { type: 'string' }, kind: { type: 'string' } } },
       configType: { type: 'object', discriminator: { propertyName: 'name', mapping: {} } },
     },
     parameters: {
@@ -127,7 +200,7 @@ describe('scripts/avm-digests.js', () => {
     },
   });
 
-  it('digests parameters (type, required, allowed, closed property lists) and outputs', () => {
+  it('digests parameters (type, required, allowed, closed property lists and the ones below them) and outputs', () => {
     const d = digest(template('role'), { module: 'avm/res/demo/thing', version: '1.2.3', source: 'test' });
     expect(d).toEqual({
       module: 'avm/res/demo/thing',
@@ -139,7 +212,13 @@ describe('scripts/avm-digests.js', () => {
         configs: { type: 'array', required: false }, // discriminated: no fixed property list
         lock: { type: 'object', required: false, properties: ['kind', 'name'] }, // nullable via its type
         name: { type: 'string', required: true },
-        roles: { type: 'array', required: false, itemProperties: ['principalId'] },
+        roles: {
+          type: 'array',
+          required: false,
+          itemProperties: ['condition', 'principalId', 'scopes'],
+          // One level further down: an object property, and the items of an array property.
+          nested: { condition: ['expression'], 'scopes[]': ['id', 'kind'] },
+        },
         settings: { type: 'object', required: true }, // additionalProperties: any name
         sku: { type: 'string', required: false, allowed: ['B1', 'S1'] },
       },

@@ -6,7 +6,8 @@ import { declarations, objectProperties, stringValue, type BicepFile, type Synta
 /**
  * Checks calls of Azure Verified Modules against the digests in infra/avm (scripts/avm-digests.js), in place of
  * the Bicep compiler `npm test` cannot run: parameter names, required parameters, allowed literal values,
- * property names of typed object parameters, and the outputs read from each module.
+ * property names of typed object parameters (two levels deep, through the file's vars), and the outputs read
+ * from each module.
  */
 
 export const AVM_TARGET = /^br\/public:(avm\/[a-z0-9-]+(?:\/[a-z0-9-]+)+):(\d+\.\d+\.\d+)$/;
@@ -67,24 +68,61 @@ export function outputAccesses(root: SyntaxNode, symbols: ReadonlySet<string>): 
   });
 }
 
-/** Literal values an expression can take: a literal, or both sides of `cond ? 'a' : 'b'`; else undefined. */
-function literals(node: SyntaxNode): (string | number | boolean)[] | undefined {
-  switch (node.type) {
+/** A file's top-level `var` declarations: name -> value expression. */
+export type Variables = ReadonlyMap<string, SyntaxNode>;
+
+export function fileVariables(root: SyntaxNode): Variables {
+  return new Map(
+    root.namedChildren
+      .filter((n) => n.type === 'variable_declaration')
+      .flatMap((n) => {
+        const [id, ...rest] = n.namedChildren.filter((c) => c.type !== 'comment');
+        const value = rest[rest.length - 1]; // `var x = v` or `var x type = v`
+        return id && value ? [[id.text, value] as [string, SyntaxNode]] : [];
+      }),
+  );
+}
+
+/**
+ * Follows `x` to the value of `var x` (once per name on a path, so a cycle ends), through parentheses.
+ * Anything else is returned as it is.
+ */
+function deref(node: SyntaxNode, vars: Variables, seen: ReadonlySet<string>): [SyntaxNode, Set<string>] {
+  let current = node;
+  const path = new Set(seen);
+  for (;;) {
+    if (current.type === 'parenthesized_expression' && current.namedChildren[0]) {
+      current = current.namedChildren[0];
+    } else if (current.type === 'identifier' && vars.has(current.text) && !path.has(current.text)) {
+      path.add(current.text);
+      current = vars.get(current.text)!;
+    } else {
+      return [current, path];
+    }
+  }
+}
+
+/** Literal values an expression can take: a literal, a var, or both sides of `cond ? 'a' : 'b'`; else undefined. */
+function literals(
+  node: SyntaxNode,
+  vars: Variables,
+  seen: ReadonlySet<string> = new Set(),
+): (string | number | boolean)[] | undefined {
+  const [value, path] = deref(node, vars, seen);
+  switch (value.type) {
     case 'string': {
-      const s = stringValue(node);
+      const s = stringValue(value);
       return s === undefined ? undefined : [s];
     }
     case 'number':
-      return [Number(node.text)];
+      return [Number(value.text)];
     case 'boolean':
-      return [node.text === 'true'];
-    case 'parenthesized_expression':
-      return node.namedChildren[0] ? literals(node.namedChildren[0]) : undefined;
+      return [value.text === 'true'];
     case 'ternary_expression': {
-      const a = node.childForFieldName('consequence');
-      const b = node.childForFieldName('alternative');
-      const la = a && literals(a);
-      const lb = b && literals(b);
+      const a = value.childForFieldName('consequence');
+      const b = value.childForFieldName('alternative');
+      const la = a && literals(a, vars, path);
+      const lb = b && literals(b, vars, path);
       return la && lb ? [...la, ...lb] : undefined;
     }
     default:
@@ -92,15 +130,48 @@ function literals(node: SyntaxNode): (string | number | boolean)[] | undefined {
   }
 }
 
-/** The object literal(s) an expression is: an object, or the body of `[for ...: {...}]`. */
-function objectsIn(node: SyntaxNode): SyntaxNode[] {
-  if (node.type === 'object') return [node];
-  if (node.type === 'for_statement') {
-    let body = node.childForFieldName('body');
-    if (body?.type === 'if_statement') body = body.namedChildren.find((c) => c.type === 'object') ?? null;
-    return body?.type === 'object' ? [body] : [];
+/** The object literals an object-typed expression can be: an object, a var holding one, either side of `?:`. */
+function objectsOf(node: SyntaxNode, vars: Variables, seen: ReadonlySet<string> = new Set()): SyntaxNode[] {
+  const [value, path] = deref(node, vars, seen);
+  if (value.type === 'object') return [value];
+  if (value.type === 'ternary_expression') {
+    return ['consequence', 'alternative'].flatMap((f) => {
+      const branch = value.childForFieldName(f);
+      return branch ? objectsOf(branch, vars, path) : [];
+    });
   }
   return [];
+}
+
+/**
+ * The object literals that can be items of an array-typed expression: the items of `[...]` (vars included),
+ * the body of `[for ...: {...}]`, `concat(...)` of such arrays, either side of `c ? [...] : []`, a var holding one.
+ */
+function itemsOf(node: SyntaxNode, vars: Variables, seen: ReadonlySet<string> = new Set()): SyntaxNode[] {
+  const [value, path] = deref(node, vars, seen);
+  switch (value.type) {
+    case 'array':
+      return value.namedChildren
+        .filter((c) => c.type !== 'comment' && c.type !== 'decorators')
+        .flatMap((item) => objectsOf(item, vars, path));
+    case 'for_statement': {
+      let body = value.childForFieldName('body');
+      if (body?.type === 'if_statement') body = body.namedChildren[body.namedChildren.length - 1] ?? null;
+      return body ? objectsOf(body, vars, path) : [];
+    }
+    case 'ternary_expression':
+      return ['consequence', 'alternative'].flatMap((f) => {
+        const branch = value.childForFieldName(f);
+        return branch ? itemsOf(branch, vars, path) : [];
+      });
+    case 'call_expression': {
+      if (value.childForFieldName('function')?.text !== 'concat') return [];
+      const args = value.childForFieldName('arguments')?.namedChildren ?? [];
+      return args.filter((a) => a.type !== 'comment').flatMap((a) => itemsOf(a, vars, path));
+    }
+    default:
+      return [];
+  }
 }
 
 /** `at(node)` prefixes a message with the file, the node's line and the module call. */
@@ -108,11 +179,12 @@ function checkValue(
   name: string,
   spec: AvmParameter,
   value: SyntaxNode,
+  vars: Variables,
   at: (node: SyntaxNode) => string,
 ): string[] {
   const problems: string[] = [];
   if (spec.allowed) {
-    for (const v of literals(value) ?? []) {
+    for (const v of literals(value, vars) ?? []) {
       if (!spec.allowed.includes(v)) {
         problems.push(
           `${at(value)}: ${name}: ${JSON.stringify(v)} is not one of ${JSON.stringify(spec.allowed)}`,
@@ -120,26 +192,30 @@ function checkValue(
       }
     }
   }
-  const nested = (objects: SyntaxNode[], allowed: string[], label: string): void => {
+  /** Keys of each object against `allowed`, and one level down against spec.nested (`key` or `key[]`). */
+  const check = (objects: SyntaxNode[], allowed: string[], label: string, nested = spec.nested): void => {
     for (const object of objects) {
       for (const [key, node] of objectProperties(object)) {
-        if (!allowed.includes(key)) problems.push(`${at(node)}: ${label}: unknown property '${key}'`);
+        if (!allowed.includes(key)) {
+          problems.push(`${at(node)}: ${label}: unknown property '${key}'`);
+          continue;
+        }
+        const own = nested?.[key];
+        if (own) check(objectsOf(node, vars), own, `${label}.${key}`, undefined);
+        const items = nested?.[`${key}[]`];
+        if (items) check(itemsOf(node, vars), items, `${label}.${key}[]`, undefined);
       }
     }
   };
-  if (spec.properties) nested(objectsIn(value), spec.properties, name);
-  if (spec.itemProperties && value.type === 'array') {
-    const items = value.namedChildren.filter((c) => c.type !== 'comment' && c.type !== 'decorators');
-    nested(items.flatMap(objectsIn), spec.itemProperties, `${name}[]`);
-  }
-  if (spec.itemProperties && value.type === 'for_statement')
-    nested(objectsIn(value), spec.itemProperties, `${name}[]`);
+  if (spec.properties) check(objectsOf(value, vars), spec.properties, name);
+  if (spec.itemProperties) check(itemsOf(value, vars), spec.itemProperties, `${name}[]`);
   return problems;
 }
 
 /** Problems with every AVM call in a file, as `file:line: message`; none when all match their digests. */
 export function checkAvmCalls(file: BicepFile, lookup: DigestLookup = readDigest): string[] {
   const problems: string[] = [];
+  const vars = fileVariables(file.root);
   const calls = avmCalls(file);
   const digests = new Map<string, AvmDigest | undefined>();
   for (const call of calls) {
@@ -162,7 +238,9 @@ export function checkAvmCalls(file: BicepFile, lookup: DigestLookup = readDigest
         problems.push(`${file.name}:${lineOf(value)}: ${label}: unknown parameter '${name}'`);
         continue;
       }
-      problems.push(...checkValue(name, spec, value, (node) => `${file.name}:${lineOf(node)}: ${label}`));
+      problems.push(
+        ...checkValue(name, spec, value, vars, (node) => `${file.name}:${lineOf(node)}: ${label}`),
+      );
     }
     const names = new Set(given.map(([k]) => k));
     for (const [name, spec] of Object.entries(digest.parameters)) {
