@@ -271,7 +271,14 @@ export function formatSummary(r: RunReport): string[] {
     out.push(
       `  BEC story: victim ${s.victim}, attacker ${s.attackerIp} (${s.attackerCountry}), mail forwarded to ${s.forwardTo}`,
       `             ${s.inStore} of ${s.records} story records in Cosmos DB` +
-        (s.available < s.records ? ` (${s.available} published so far)` : ''),
+        (s.available < s.records ? ` (${s.available} published so far)` : '') +
+        `: ${s.attackerRecords[0]} of ${s.attackerRecords[1]} attacker records (` +
+        Object.entries(s.phases)
+          .map(([phase, [found, total]]) => `${phase} ${found}/${total}`)
+          .join(', ') +
+        `), ${s.lookAlikeRecords[0]} of ${s.lookAlikeRecords[1]} look-alike records`,
+      `             spraying tried ${s.sprayedUsers} users; ${s.consent.victim} consented to "${s.consent.app}"; ` +
+        `look-alikes, not compromised: ${s.lookAlikeUsers.join(', ')}`,
     );
   }
   out.push(

@@ -44,6 +44,20 @@ export interface StoryCheck {
   inStore: number;
   /** Per step: [found, total]. */
   steps: Record<string, [number, number]>;
+  /** The attacker's records (spraying, compromise, consent) found, of all of them. */
+  attackerRecords: [number, number];
+  /** Per attack phase: [found, total]. */
+  phases: Record<string, [number, number]>;
+  /** Records of the benign look-alikes found, of all of them. */
+  lookAlikeRecords: [number, number];
+  /** Users the attacker got into (victim, consent victim). */
+  compromisedUsers: string[];
+  /** The consent-phishing victim and the app they consented to. */
+  consent: { victim: string; app: string };
+  /** Benign users scripted to look like the attack. */
+  lookAlikeUsers: string[];
+  /** Distinct users the spraying tried. */
+  sprayedUsers: number;
 }
 
 export interface ExampleQuery {
@@ -153,10 +167,14 @@ async function checkStory(container: Container, story: TruthStory, mustHaveBy: D
       }),
     ),
   );
+  const tally = (ids: readonly string[]): [number, number] => [
+    ids.filter((id) => found.has(id)).length,
+    ids.length,
+  ];
   const steps: Record<string, [number, number]> = {};
-  for (const [step, ids] of Object.entries(story.steps)) {
-    steps[step] = [ids.filter((id) => found.has(id)).length, ids.length];
-  }
+  for (const [step, ids] of Object.entries(story.steps)) steps[step] = tally(ids);
+  const phases: Record<string, [number, number]> = {};
+  for (const [phase, ids] of Object.entries(story.attack)) phases[phase] = tally(ids);
   return {
     kind: story.kind,
     victim: story.victim.upn,
@@ -167,6 +185,13 @@ async function checkStory(container: Container, story: TruthStory, mustHaveBy: D
     available: story.records.filter((r) => Date.parse(r.availableAt) <= mustHaveBy.getTime()).length,
     inStore: found.size,
     steps,
+    attackerRecords: tally(story.attackerRecordIds),
+    phases,
+    lookAlikeRecords: tally(story.lookAlikes.flatMap((l) => l.recordIds)),
+    compromisedUsers: story.compromisedUsers,
+    consent: { victim: story.consent.victim.upn, app: story.consent.appDisplayName },
+    lookAlikeUsers: story.lookAlikeUsers,
+    sprayedUsers: story.sprayedUsers.length,
   };
 }
 

@@ -4,6 +4,7 @@ import type { SimClock } from './clock';
 import type { FaultRegistry, RandomFaultOptions } from './faults';
 import { json } from './http';
 import type { SimResponse } from './http';
+import { attackOf } from './truth';
 import type { GroundTruth, TruthFilter } from './truth';
 import type { Subscriptions } from './subscriptions';
 
@@ -74,6 +75,16 @@ export function handleAdmin(
       return json(200, d.truth.rejectedRecords(filterFrom(q)));
     }
     if (method === 'GET' && path === 'truth/stories') return json(200, d.truth.stories());
+    if (method === 'GET' && path === 'truth/attack') {
+      const tenant = q.get('tenantId')?.toLowerCase();
+      return json(
+        200,
+        d.truth
+          .stories()
+          .filter((st) => tenant === undefined || st.tenantId === tenant)
+          .map(attackOf),
+      );
+    }
     if (method === 'GET' && path === 'truth/served') {
       return json(200, {
         contentIds: [...d.truth.servedContentIds()],

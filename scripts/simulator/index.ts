@@ -49,9 +49,15 @@ export type {
   TruthBlob,
   TruthFilter,
   TruthRecord,
+  TruthAttack,
+  TruthConsent,
+  TruthLookAlike,
   TruthStory,
   TruthStoryRecord,
 } from './truth';
+export { attackOf } from './truth';
+export { ATTACK_PHASES, LOOK_ALIKE_KINDS, STEP_PHASE } from './records';
+export type { AttackPhase, LookAlikeKind } from './records';
 export type { SimClock, ClockOptions } from './clock';
 export type { SubscriptionInfo, SubscriptionState } from './subscriptions';
 export { createSelfSignedCertificate } from './tls';

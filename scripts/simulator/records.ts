@@ -13,8 +13,9 @@ export type { SimUser, TenantProfile, SimSite, SimApp, SimTeam, SimDlpPolicy } f
 export { formatCreationTime, makeTenantProfile } from './records/common';
 export type { EdgeCaseRates } from './records/edgeCases';
 export { EDGE_CASE_RATES, NO_EDGE_CASES } from './records/edgeCases';
-export type { BecStory } from './records/bec';
-export { becStory } from './records/bec';
+export type { AttackPhase, BecConsent, BecLookAlike, BecStory, LookAlikeKind } from './records/bec';
+export { ATTACK_PHASES, BEC_MIN_USERS, LOOK_ALIKE_KINDS, STEP_PHASE, becStory } from './records/bec';
+export type { ConsentApp } from './records/consent';
 export { makeLargeRecord, recordBytes } from './records/large';
 
 export interface MakeRecordOptions {

@@ -2,7 +2,8 @@ import type { AuditRecord, ContentBlobRef, ContentType } from '../../shared/cont
 import type { BlobMeta, ContentStore } from './content';
 import { REJECT_REASONS } from './hostile';
 import type { HostileKind, RecordOutcome } from './hostile';
-import type { SimUser } from './records';
+import type { AttackPhase, LookAlikeKind, SimUser } from './records';
+import { STEP_PHASE } from './records';
 import { HOUR } from './time';
 import { unreadableUntil } from './unreadable';
 import type { UnreadableKind } from './unreadable';
@@ -114,6 +115,53 @@ export interface TruthStoryRecord {
   /** ISO time the blob becomes listable. */
   availableAt: string;
   record: AuditRecord;
+  /** The attack phase it belongs to; absent for a look-alike's record. */
+  phase?: AttackPhase;
+  /** The look-alike it belongs to; absent for an attacker record. */
+  lookAlike?: LookAlikeKind;
+}
+
+/** The attacker's app in the consent-phishing part of a story. */
+export interface TruthConsent {
+  /** The user who consented (a second compromised user). */
+  victim: SimUser;
+  appId: string;
+  appDisplayName: string;
+  servicePrincipalId: string;
+  /** Delegated Microsoft Graph scopes granted. */
+  scopes: string[];
+  /** The victim's own address, where the consent came from (the app then reads mail from attackerIp). */
+  consentIp: string;
+}
+
+/** A benign user whose scripted activity looks like the attack to a naive query. */
+export interface TruthLookAlike {
+  kind: LookAlikeKind;
+  user: SimUser;
+  /** Address of its scripted records that stands out (the traveller's foreign one, else home). */
+  ip: string;
+  recordIds: string[];
+}
+
+/**
+ * What a hunt or an investigation must find in a story, without the records' bodies
+ * (`GET /_sim/truth/attack`): the attacker's record ids per phase, who was compromised, who only looks so.
+ */
+export interface TruthAttack {
+  kind: 'bec';
+  tenantId: string;
+  victim: string;
+  attackerIp: string;
+  attackerCountry: string;
+  forwardTo: string;
+  /** UPNs the attacker got into: the victim (spraying) and the consent victim. */
+  compromisedUsers: string[];
+  sprayedUsers: string[];
+  consent: Omit<TruthConsent, 'victim'> & { victim: string };
+  attack: Record<AttackPhase, string[]>;
+  attackerRecordIds: string[];
+  lookAlikes: Array<{ kind: LookAlikeKind; user: string; ip: string; recordIds: string[] }>;
+  lookAlikeUsers: string[];
 }
 
 /** A scripted story (ScenarioSpec.stories): who, from where, and every record of it. */
@@ -124,10 +172,47 @@ export interface TruthStory {
   attackerIp: string;
   attackerCountry: string;
   forwardTo: string;
-  /** In CreationTime order. */
+  /** Every scripted record, the attacker's and the look-alikes', in CreationTime order. */
   records: TruthStoryRecord[];
-  /** Record ids per step (see BecStory.steps). */
+  /** Record ids per step (see BecStory.steps; STEP_PHASE names the attacker steps' phases). */
   steps: Record<string, string[]>;
+  /** The attacker's record ids per phase: spraying, compromise, consent. */
+  attack: Record<AttackPhase, string[]>;
+  /** Every attacker record id (the phases together), in CreationTime order. */
+  attackerRecordIds: string[];
+  /** UPNs the attacker got into: `victim` and `consent.victim`. */
+  compromisedUsers: string[];
+  /** UPNs the spraying tried (victim included); sprayed is not compromised. */
+  sprayedUsers: string[];
+  consent: TruthConsent;
+  /** Benign users scripted to look like the attack; none has an attacker record. */
+  lookAlikes: TruthLookAlike[];
+  /** UPNs of `lookAlikes`: users a hunt must not call compromised. */
+  lookAlikeUsers: string[];
+}
+
+/** A story's ground truth without record bodies, for `GET /_sim/truth/attack`. */
+export function attackOf(story: TruthStory): TruthAttack {
+  return {
+    kind: story.kind,
+    tenantId: story.tenantId,
+    victim: story.victim.upn,
+    attackerIp: story.attackerIp,
+    attackerCountry: story.attackerCountry,
+    forwardTo: story.forwardTo,
+    compromisedUsers: story.compromisedUsers,
+    sprayedUsers: story.sprayedUsers,
+    consent: { ...story.consent, victim: story.consent.victim.upn },
+    attack: story.attack,
+    attackerRecordIds: story.attackerRecordIds,
+    lookAlikes: story.lookAlikes.map((l) => ({
+      kind: l.kind,
+      user: l.user.upn,
+      ip: l.ip,
+      recordIds: l.recordIds,
+    })),
+    lookAlikeUsers: story.lookAlikeUsers,
+  };
 }
 
 export interface Truth {
@@ -303,6 +388,30 @@ export class GroundTruth implements Truth {
   stories(): TruthStory[] {
     return this.store.stories.map((planned) => {
       const { story } = planned;
+      const phaseOf = new Map<string, AttackPhase>();
+      for (const [step, ids] of Object.entries(story.steps)) {
+        const phase = STEP_PHASE[step];
+        if (phase) for (const id of ids) phaseOf.set(id, phase);
+      }
+      const lookAlikeOf = new Map<string, LookAlikeKind>();
+      for (const l of story.lookAlikes) for (const id of l.recordIds) lookAlikeOf.set(id, l.kind);
+      const records = story.records.map(({ contentType, record }): TruthStoryRecord => {
+        const id = String(record.Id);
+        const contentId = planned.contentIds.get(id) ?? '';
+        const blob = this.store.get(planned.tenantId, contentId);
+        const phase = phaseOf.get(id);
+        const lookAlike = lookAlikeOf.get(id);
+        return {
+          id,
+          contentType,
+          creationTime: String(record.CreationTime),
+          contentId,
+          availableAt: new Date(blob?.availableAt ?? 0).toISOString(),
+          record,
+          ...(phase ? { phase } : {}),
+          ...(lookAlike ? { lookAlike } : {}),
+        };
+      });
       return {
         kind: planned.kind,
         tenantId: planned.tenantId,
@@ -310,20 +419,22 @@ export class GroundTruth implements Truth {
         attackerIp: story.attackerIp,
         attackerCountry: story.attackerCountry,
         forwardTo: story.forwardTo,
-        records: story.records.map(({ contentType, record }) => {
-          const id = String(record.Id);
-          const contentId = planned.contentIds.get(id) ?? '';
-          const blob = this.store.get(planned.tenantId, contentId);
-          return {
-            id,
-            contentType,
-            creationTime: String(record.CreationTime),
-            contentId,
-            availableAt: new Date(blob?.availableAt ?? 0).toISOString(),
-            record,
-          };
-        }),
+        records,
         steps: story.steps,
+        attack: story.attack,
+        attackerRecordIds: records.filter((r) => r.phase !== undefined).map((r) => r.id),
+        compromisedUsers: [story.victim.upn, story.consent.victim.upn],
+        sprayedUsers: story.sprayedUsers,
+        consent: {
+          victim: story.consent.victim,
+          appId: story.consent.app.appId,
+          appDisplayName: story.consent.app.displayName,
+          servicePrincipalId: story.consent.app.servicePrincipalId,
+          scopes: story.consent.app.scopes,
+          consentIp: story.consent.consentIp,
+        },
+        lookAlikes: story.lookAlikes,
+        lookAlikeUsers: story.lookAlikes.map((l) => l.user.upn),
       };
     });
   }

@@ -2,7 +2,6 @@ import { Rng } from '../../scripts/simulator/rng';
 import type { MakeRecordOptions, TenantProfile } from '../../scripts/simulator/records';
 import {
   EDGE_CASE_RATES,
-  becStory,
   formatCreationTime,
   makeLargeRecord,
   makeRecord,
@@ -516,86 +515,4 @@ describe('makeLargeRecord', () => {
     expect(dlp.SensitiveInfoDetectionIsIncluded).toBe(true);
     expect(dlp.PolicyDetails).toBeDefined();
   });
-});
-
-describe('becStory', () => {
-  const t = tenant();
-  const start = new Date(Date.UTC(2026, 4, 4, 22, 0, 0));
-
-  it('is deterministic', () => {
-    expect(JSON.stringify(becStory(t, start, new Rng('bec')))).toBe(
-      JSON.stringify(becStory(t, start, new Rng('bec'))),
-    );
-  });
-
-  it.each([['bec'], ['bec-2'], ['bec-3']])(
-    'tells the whole story from one foreign address (seed %s)',
-    (seed) => {
-      const story = becStory(t, start, new Rng(seed));
-      const { victim, attackerIp, records, steps } = story;
-      expect(t.users).toContain(victim);
-      expect(story.attackerCountry).not.toBe(victim.homeCountry);
-      expect(story.forwardTo.endsWith(t.domain)).toBe(false);
-
-      const stepNames = [
-        'failedSignIns',
-        'successfulSignIn',
-        'inboxRule',
-        'searches',
-        'mailAccessBurst',
-        'fileDownloads',
-      ];
-      for (const name of stepNames) expect(steps[name]?.length ?? 0).toBeGreaterThan(0);
-      const byId = new Map(records.map(({ record }) => [String(record.Id), record]));
-      const stepIds = Object.values(steps).flat();
-      expect(new Set(stepIds).size).toBe(records.length);
-      for (const id of stepIds) expect(byId.has(id)).toBe(true);
-
-      for (const { record } of records) {
-        expect(record.UserId).toBe(victim.upn);
-        expect(addressOf(String(record.ClientIP))).toBe(attackerIp);
-        expect(record.OrganizationId).toBe(TENANT_ID);
-      }
-      const times = records.map(({ record }) => Date.parse(`${String(record.CreationTime)}Z`));
-      expect(times[0]).toBe(start.getTime());
-      for (let i = 1; i < times.length; i++) expect(times[i]).toBeGreaterThanOrEqual(times[i - 1] ?? 0);
-      const hours = ((times[times.length - 1] ?? 0) - start.getTime()) / 3_600_000;
-      expect(hours).toBeGreaterThan(1);
-      expect(hours).toBeLessThan(8);
-
-      const get = (name: string): AuditRecord[] =>
-        (steps[name] ?? []).map((id) => byId.get(id) as AuditRecord);
-      expect(get('failedSignIns').length).toBeGreaterThanOrEqual(3);
-      for (const r of get('failedSignIns')) {
-        expect(r.Operation).toBe('UserLoginFailed');
-        expect(r.ErrorNumber).toBe('50126');
-      }
-      const [success] = get('successfulSignIn');
-      expect(success?.Operation).toBe('UserLoggedIn');
-
-      const rule = get('inboxRule').find((r) => r.Operation === 'New-InboxRule');
-      expect(nameValue(rule?.Parameters, 'ForwardTo')).toBe(story.forwardTo);
-      expect(nameValue(rule?.Parameters, 'StopProcessingRules')).toBe('True');
-      for (const r of get('inboxRule').filter((x) => x.Operation === 'Set-Mailbox')) {
-        expect(nameValue(r.Parameters, 'ForwardingSmtpAddress')).toBe(`smtp:${story.forwardTo}`);
-      }
-
-      const queries = get('searches').map((r) => String(r.QueryText));
-      for (const q of ['invoice', 'wire transfer', 'payment']) expect(queries).toContain(q);
-      expect(get('searches').every((r) => r.Operation === 'SearchQueryInitiatedExchange')).toBe(true);
-
-      expect(get('mailAccessBurst').length).toBeGreaterThanOrEqual(10);
-      expect(get('mailAccessBurst').every((r) => r.Operation === 'MailItemsAccessed')).toBe(true);
-      expect(get('fileDownloads').length).toBeGreaterThanOrEqual(10);
-      for (const r of get('fileDownloads')) {
-        expect(r.Operation).toBe('FileDownloaded');
-        expect(['SharePoint', 'OneDrive']).toContain(r.Workload);
-      }
-
-      const ctOf = new Map(records.map(({ contentType, record }) => [String(record.Id), contentType]));
-      expect(ctOf.get(String(success?.Id))).toBe('Audit.AzureActiveDirectory');
-      expect(ctOf.get(String(rule?.Id))).toBe('Audit.Exchange');
-      expect(ctOf.get(steps.fileDownloads?.[0] ?? '')).toBe('Audit.SharePoint');
-    },
-  );
 });

@@ -1,5 +1,5 @@
-import { startSimulator } from '../../scripts/simulator';
-import type { ScenarioSpec, Simulator } from '../../scripts/simulator';
+import { attackOf, startSimulator } from '../../scripts/simulator';
+import type { ScenarioSpec, Simulator, TruthAttack } from '../../scripts/simulator';
 import { OTHER_TENANT, TENANT, api, http, tokenFor, withSim } from './helpers';
 import type { ContentItem } from './helpers';
 
@@ -60,10 +60,19 @@ describe('simulator: scripted stories', () => {
       expect(new Set(records.map((r) => r.contentType))).toEqual(
         new Set(['Audit.AzureActiveDirectory', 'Audit.Exchange', 'Audit.SharePoint']),
       );
+      for (const r of records) expect(Date.parse(r.availableAt)).toBeLessThanOrEqual(Date.parse(NOW));
+      // Every scripted record is the attacker's (with its phase) or a look-alike's, never both.
+      const attackerIds = new Set(story!.attackerRecordIds);
+      expect(attackerIds.size).toBe(story!.attackerRecordIds.length);
+      expect(new Set(Object.values(story!.attack).flat())).toEqual(attackerIds);
       for (const r of records) {
-        expect(r.record.UserId).toBe(story!.victim.upn);
-        expect(Date.parse(r.availableAt)).toBeLessThanOrEqual(Date.parse(NOW));
+        expect(r.phase === undefined).toBe(r.lookAlike !== undefined);
+        expect(attackerIds.has(r.id)).toBe(r.phase !== undefined);
+        if (r.phase) expect(story!.attack[r.phase]).toContain(r.id);
       }
+      expect(story!.compromisedUsers).toEqual([story!.victim.upn, story!.consent.victim.upn]);
+      expect(story!.sprayedUsers.length).toBeGreaterThanOrEqual(8);
+      expect(story!.lookAlikeUsers).toHaveLength(3);
       // Part of the tenant's ground truth, and of no other tenant's.
       const ids = sim.truth.recordIds({ tenantId: TENANT });
       for (const r of records) expect(ids.has(r.id)).toBe(true);
@@ -89,9 +98,68 @@ describe('simulator: scripted stories', () => {
     });
   });
 
+  it("names every attacker record of the tenant's feed, and no look-alike user has one", async () => {
+    await withSim(withStory, async (sim) => {
+      const [story] = sim.truth.stories();
+      const attackerIds = new Set(story!.attackerRecordIds);
+      const lookAlikeUsers = new Set(story!.lookAlikeUsers);
+      const text = (v: unknown): string => (typeof v === 'string' ? v : '');
+      const address = (r: Record<string, unknown>): string =>
+        text(r.ClientIPAddress ?? r.ClientIP)
+          .replace(/^\[([^\]]+)\](?::\d+)?$/, '$1')
+          .replace(/^(\d+\.\d+\.\d+\.\d+):\d+$/, '$1');
+      const seen = new Set<string>();
+      for (const contentType of ['Audit.AzureActiveDirectory', 'Audit.Exchange', 'Audit.SharePoint']) {
+        for (const r of await servedRecords(sim, contentType)) {
+          const id = String(r.Id);
+          // Whatever comes from the attacker's address is an attacker record of the ground truth...
+          if (address(r) === story!.attackerIp) expect(attackerIds.has(id)).toBe(true);
+          if (!attackerIds.has(id)) continue;
+          seen.add(id);
+          // ...and no attacker record is about a look-alike user.
+          expect(lookAlikeUsers.has(String(r.UserId))).toBe(false);
+          expect(lookAlikeUsers.has(text(r.MailboxOwnerUPN))).toBe(false);
+        }
+      }
+      expect(seen).toEqual(attackerIds);
+      // Look-alike users are neither compromised nor sprayed.
+      for (const u of [...story!.compromisedUsers, ...story!.sprayedUsers])
+        expect(lookAlikeUsers.has(u)).toBe(false);
+
+      // The same over HTTP, without record bodies, for tests in another process.
+      const res = await http.get<TruthAttack[]>(`${sim.baseUrl}/_sim/truth/attack`, {
+        params: { tenantId: TENANT.toUpperCase() },
+      });
+      expect(res.status).toBe(200);
+      expect(res.data).toHaveLength(1);
+      const [attack] = res.data;
+      expect(attack).toEqual(JSON.parse(JSON.stringify(attackOf(story!))));
+      expect(attack).toMatchObject({
+        victim: story!.victim.upn,
+        attackerIp: story!.attackerIp,
+        attackerRecordIds: story!.attackerRecordIds,
+        lookAlikeUsers: story!.lookAlikeUsers,
+        consent: { victim: story!.consent.victim.upn, appId: story!.consent.appId },
+      });
+      expect(Object.keys(attack!.attack)).toEqual(['spraying', 'compromise', 'consent']);
+      const other = await http.get<TruthAttack[]>(`${sim.baseUrl}/_sim/truth/attack`, {
+        params: { tenantId: OTHER_TENANT },
+      });
+      expect(other.data).toEqual([]);
+    });
+  });
+
   it('is deterministic and leaves the rest of the tenant as it was', async () => {
     const summary = (sim: Simulator) => ({
-      stories: sim.truth.stories().map((s) => [s.victim.upn, s.attackerIp, s.records.map((r) => r.id)]),
+      stories: sim.truth
+        .stories()
+        .map((s) => [
+          s.victim.upn,
+          s.attackerIp,
+          s.records.map((r) => r.id),
+          s.attackerRecordIds,
+          s.lookAlikeUsers,
+        ]),
       blobs: sim.truth
         .blobs()
         .filter((b) => b.story === undefined)

@@ -211,6 +211,28 @@ function sendRecord(ctx: Ctx, user: SimUser, ip: string): AuditRecord {
   return r;
 }
 
+/** A `Send` with a chosen subject and client (scripted stories); ordinary activity uses `sendRecord`. */
+export function sendMailRecord(
+  ctx: Ctx,
+  o: { user: SimUser; ip: string; subject: string; client: ExchangeClient; attachments?: string },
+): AuditRecord {
+  const { rng, tenant } = ctx;
+  const r = mailboxBase(ctx, 2, 'Send', o.user, o.ip);
+  Object.assign(r, mailboxFields(ctx, o.user, o.ip, o.client));
+  const item: Record<string, unknown> = {
+    Id: exchangeItemId(rng, 'RgAAAAB', 152),
+    InternetMessageId: internetMessageId(rng, tenant),
+    IsRecord: false,
+    ParentFolder: folderRef(rng, '\\Sent Items'),
+    SizeInBytes: rng.int(20_000, 90_000),
+    Subject: o.subject,
+  };
+  if (o.attachments !== undefined) item.Attachments = o.attachments;
+  r.Item = item;
+  r.SaveToSentItems = true;
+  return r;
+}
+
 function updateRecord(ctx: Ctx, user: SimUser, ip: string): AuditRecord {
   const { rng, tenant } = ctx;
   const r = mailboxBase(ctx, 2, 'Update', user, ip);
