@@ -100,7 +100,7 @@ module account 'br/public:avm/res/document-db/database-account:0.19.0' = {
             version: 2
             defaultTtl: retentionDays * 86400
             autoscaleSettingsMaxThroughput: serverless ? null : autoscaleMaxThroughput
-            // Same paths as INDEXING_POLICY: only what investigations filter and sort on.
+            // Same paths as INDEXING_POLICY: only what investigations and the hunting pack filter and sort on.
             indexingPolicy: {
               indexingMode: 'consistent'
               automatic: true
@@ -149,6 +149,27 @@ module account 'br/public:avm/res/document-db/database-account:0.19.0' = {
                 }
                 {
                   path: '/tenantId/?'
+                }
+                {
+                  path: '/userAgent/?'
+                }
+                {
+                  path: '/forwardTo/?'
+                }
+                {
+                  path: '/redirectTo/?'
+                }
+                {
+                  path: '/forwardAsAttachmentTo/?'
+                }
+                {
+                  path: '/forwardingSmtpAddress/?'
+                }
+                {
+                  path: '/forwardingAddress/?'
+                }
+                {
+                  path: '/QueryText/?'
                 }
               ]
               excludedPaths: [

@@ -35,6 +35,16 @@ export const INDEXED_PATHS = [
   '/contentType/?',
   '/creationDay/?',
   '/tenantId/?',
+  // The hunting pack (shared/hunting/queries/) filters on these. Legacy-protocol sign-ins: the user agent
+  // (one more term per Azure AD sign-in). The rest are sparse — only inbox-rule, Set-Mailbox and search
+  // records carry them — so they cost next to nothing on other writes: forwarding pivots and payment searches.
+  '/userAgent/?',
+  '/forwardTo/?',
+  '/redirectTo/?',
+  '/forwardAsAttachmentTo/?',
+  '/forwardingSmtpAddress/?',
+  '/forwardingAddress/?',
+  '/QueryText/?',
 ] as const;
 
 export const INDEXING_POLICY: IndexingPolicy = {

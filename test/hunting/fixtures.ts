@@ -1,0 +1,245 @@
+import type { AuditRecord, ContentType } from '../../shared/contentTypes';
+import { toDocument, type AuditDocument } from '../../shared/writer/documents';
+
+/**
+ * A small tenant, as records the service would send (our own values, shaped like the public samples)
+ * mapped to documents by the writer's own toDocument():
+ * - alice: password-sprayed, then signs in from the spraying IP with BAV2ROPC, forwards her mail outside,
+ *   searches for invoices, syncs her mailbox, downloads files and consents to an app (the attacker);
+ * - tom: a traveller signing in from abroad, reading mail and downloading two files (benign);
+ * - adam: an admin creating a legitimate inbox rule, internal mailbox forwarding and a role change (benign);
+ * - bob: a burst of failed sign-ins (a forgotten password), nothing else;
+ * - carol: adds a credential to an application;
+ * - dana: consents to the attacker's app, which reads her mail from the spraying IP (the second victim).
+ */
+
+export const TENANT = '6f1d2c3b-4a59-4e68-9d7c-8b9a0f1e2d3c';
+export const RANGE = { from: '2026-11-21T00:00:00', to: '2026-11-23T00:00:00' };
+export const SPRAY_IP = '203.0.113.66';
+export const ALICE_HOME = '198.51.100.10';
+export const TOM_ABROAD = '192.0.2.77';
+
+let n = 0;
+const id = (): string => `5a1e${String(++n).padStart(4, '0')}-7b2c-4d3e-8f4a-9b0c1d2e3f4a`;
+
+function base(time: string, user: string, operation: string, ip: string, extra: AuditRecord): AuditRecord {
+  return {
+    CreationTime: time,
+    Id: id(),
+    Operation: operation,
+    OrganizationId: TENANT,
+    UserId: user,
+    UserKey: `1003200${user.length}`,
+    ClientIP: ip,
+    ...extra,
+  };
+}
+
+function signIn(time: string, user: string, ip: string, ok: boolean, agent = 'Mozilla/5.0'): AuditRecord {
+  return base(time, user, ok ? 'UserLoggedIn' : 'UserLoginFailed', ip, {
+    RecordType: '15',
+    Workload: 'AzureActiveDirectory',
+    ResultStatus: ok ? 'Success' : 'Failed',
+    ObjectId: '00000002-0000-0ff1-ce00-000000000000',
+    ExtendedProperties: [
+      { Name: 'ResultStatusDetail', Value: ok ? 'Success' : 'UserError' },
+      { Name: 'UserAgent', Value: agent },
+      { Name: 'RequestType', Value: 'OAuth2:Token' },
+    ],
+    ...(ok ? {} : { LogonError: 'InvalidUserNameOrPassword', ErrorNumber: '50126' }),
+  });
+}
+
+function exchangeAdmin(
+  time: string,
+  user: string,
+  operation: string,
+  ip: string,
+  objectId: string,
+  parameters: [string, string][],
+): AuditRecord {
+  return base(time, user, operation, `${ip}:50432`, {
+    RecordType: 1,
+    Workload: 'Exchange',
+    ResultStatus: 'True',
+    ObjectId: objectId,
+    ExternalAccess: false,
+    OrganizationName: 'contoso.onmicrosoft.com',
+    Parameters: parameters.map(([Name, Value]) => ({ Name, Value })),
+  });
+}
+
+function mailAccess(time: string, user: string, ip: string, type: string, count: number): AuditRecord {
+  return base(time, user, 'MailItemsAccessed', ip, {
+    RecordType: 50,
+    Workload: 'Exchange',
+    ResultStatus: 'Succeeded',
+    MailboxOwnerUPN: user,
+    OperationCount: count,
+    OperationProperties: [
+      { Name: 'MailAccessType', Value: type },
+      { Name: 'IsThrottled', Value: 'False' },
+    ],
+  });
+}
+
+function download(time: string, user: string, ip: string, file: string): AuditRecord {
+  const site = `https://contoso-my.sharepoint.com/personal/${user.split('@')[0]}_contoso_com/`;
+  return base(time, user, 'FileDownloaded', ip, {
+    RecordType: 6,
+    Workload: 'OneDrive',
+    ObjectId: `${site}Documents/${file}`,
+    SiteUrl: site,
+    SourceFileName: file,
+    UserAgent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64)',
+  });
+}
+
+function directory(
+  time: string,
+  user: string,
+  operation: string,
+  objectId: string,
+  ip: string,
+  role?: string,
+): AuditRecord {
+  return base(time, user, operation, '', {
+    RecordType: 8,
+    Workload: 'AzureActiveDirectory',
+    ResultStatus: 'Success',
+    ClientIP: undefined,
+    ActorIpAddress: ip,
+    ObjectId: objectId,
+    Target: [{ ID: objectId, Type: 2 }],
+    ModifiedProperties:
+      role === undefined ? [] : [{ Name: 'Role.DisplayName', NewValue: role, OldValue: '' }],
+  });
+}
+
+const ALICE = 'Alice.Adams@contoso.com';
+const TOM = 'tom@contoso.com';
+const ADAM = 'adam.admin@contoso.com';
+const BOB = 'bob@contoso.com';
+const CAROL = 'carol@contoso.com';
+const DANA = 'dana@contoso.com';
+const APP = 'a1b2c3d4-0000-4000-8000-00000000c0de';
+const OTHER_APP = 'b2c3d4e5-0000-4000-8000-00000000ca11';
+
+export function tenantRecords(): { contentType: ContentType; record: AuditRecord }[] {
+  const aad: AuditRecord[] = [
+    // Baselines: where each account usually signs in from.
+    ...['2026-11-10T08:01:00', '2026-11-15T08:03:00', '2026-11-20T08:02:00'].map((t) =>
+      signIn(t, ALICE, `${ALICE_HOME}`, true),
+    ),
+    ...['2026-11-12T07:30:00', '2026-11-18T07:45:00'].map((t) => signIn(t, TOM, '198.51.100.20', true)),
+    signIn('2026-11-14T09:00:00', ADAM, '198.51.100.30', true),
+    // Spraying: one IP, six accounts, one try each, with the legacy-protocol agent.
+    ...[ALICE, BOB, CAROL, TOM, ADAM, 'erin@contoso.com'].map((u, i) =>
+      signIn(`2026-11-21T02:0${i}:00`, u, SPRAY_IP, false, 'BAV2ROPC'),
+    ),
+    signIn('2026-11-21T02:15:00', ALICE, SPRAY_IP, true, 'BAV2ROPC'),
+    signIn('2026-11-21T09:00:00', ALICE, ALICE_HOME, true),
+    // Tom abroad; a new IP, then ordinary work.
+    signIn('2026-11-21T08:00:00', TOM, TOM_ABROAD, true),
+    signIn('2026-11-22T08:00:00', TOM, TOM_ABROAD, true),
+    // Adam at his desk.
+    signIn('2026-11-21T10:00:00', ADAM, '198.51.100.30', true),
+    // Bob forgot his password: 11 failures in one hour from home.
+    ...Array.from({ length: 11 }, (_, i) =>
+      signIn(`2026-11-21T06:${String(i * 3).padStart(2, '0')}:00`, BOB, '198.51.100.40', false),
+    ),
+    directory('2026-11-21T05:00:00', ALICE, 'Consent to application.', APP, SPRAY_IP),
+    // Dana consents from her own desk to the attacker's app, which then reads her mail from the spraying IP.
+    directory('2026-11-21T12:00:00', DANA, 'Consent to application.', APP, '198.51.100.50'),
+    directory('2026-11-21T11:00:00', CAROL, 'Add service principal credentials.', OTHER_APP, '198.51.100.60'),
+    directory(
+      '2026-11-21T10:30:00',
+      ADAM,
+      'Add member to role.',
+      'dave@contoso.com',
+      '198.51.100.30',
+      'Exchange Administrator',
+    ),
+  ];
+  const exchange: AuditRecord[] = [
+    exchangeAdmin(
+      '2026-11-21T03:00:00',
+      ALICE,
+      'New-InboxRule',
+      SPRAY_IP,
+      'contoso.onmicrosoft.com\\alice\\.',
+      [
+        ['Mailbox', 'alice'],
+        ['Name', '..'],
+        ['ForwardTo', 'Drop@Evil.example'],
+        ['MarkAsRead', 'True'],
+        ['MoveToFolder', 'RSS Feeds'],
+      ],
+    ),
+    exchangeAdmin('2026-11-21T03:05:00', ALICE, 'Set-Mailbox', SPRAY_IP, 'alice', [
+      ['Identity', 'alice'],
+      ['ForwardingSmtpAddress', 'smtp:drop@evil.example'],
+      ['DeliverToMailboxAndForward', 'True'],
+    ]),
+    base('2026-11-21T03:10:00', ALICE, 'SearchQueryInitiatedExchange', SPRAY_IP, {
+      RecordType: 101,
+      Workload: 'Exchange',
+      QueryText: 'Invoice wire transfer',
+      QuerySource: 'Owa',
+    }),
+    ...['03:20', '03:35', '03:50'].map((t) => mailAccess(`2026-11-21T${t}:00`, ALICE, SPRAY_IP, 'Sync', 300)),
+    mailAccess('2026-11-21T09:05:00', ALICE, ALICE_HOME, 'Bind', 5),
+    mailAccess('2026-11-21T08:10:00', TOM, TOM_ABROAD, 'Bind', 12),
+    mailAccess('2026-11-21T13:00:00', DANA, SPRAY_IP, 'Bind', 30),
+    mailAccess('2026-11-22T08:10:00', TOM, TOM_ABROAD, 'Sync', 40),
+    // Adam's legitimate rule: invoices to the finance team (internal), kept in a folder.
+    exchangeAdmin(
+      '2026-11-21T10:05:00',
+      ADAM,
+      'New-InboxRule',
+      '198.51.100.30',
+      'contoso.onmicrosoft.com\\adam\\.',
+      [
+        ['Name', 'Invoices to finance'],
+        ['SubjectContainsWords', 'invoice'],
+        ['ForwardTo', 'finance@contoso.com'],
+        ['MoveToFolder', 'Invoices'],
+      ],
+    ),
+    exchangeAdmin('2026-11-21T10:10:00', ADAM, 'Set-Mailbox', '198.51.100.30', 'shared-finance', [
+      ['Identity', 'shared-finance'],
+      ['ForwardingSmtpAddress', 'SMTP:finance@contoso.com'],
+    ]),
+    // A Set-Mailbox without forwarding: not forwarding.
+    exchangeAdmin('2026-11-21T10:12:00', ADAM, 'Set-Mailbox', '198.51.100.30', 'shared-finance', [
+      ['Identity', 'shared-finance'],
+      ['ProhibitSendQuota', '49 GB'],
+    ]),
+  ];
+  const sharePoint: AuditRecord[] = [
+    ...['Q4-payments.xlsx', 'Vendors.xlsx', 'Bank-details.docx'].map((f, i) =>
+      download(`2026-11-21T04:0${i}:00`, ALICE, SPRAY_IP, f),
+    ),
+    download('2026-11-21T08:30:00', TOM, TOM_ABROAD, 'Slides.pptx'),
+    download('2026-11-21T08:31:00', TOM, TOM_ABROAD, 'Agenda.docx'),
+    // Outside the range: never returned.
+    download('2026-11-25T08:31:00', TOM, TOM_ABROAD, 'Later.docx'),
+  ];
+  return [
+    ...aad.map((record) => ({ contentType: 'Audit.AzureActiveDirectory' as const, record })),
+    ...exchange.map((record) => ({ contentType: 'Audit.Exchange' as const, record })),
+    ...sharePoint.map((record) => ({ contentType: 'Audit.SharePoint' as const, record })),
+  ];
+}
+
+export function tenantDocuments(): AuditDocument[] {
+  return tenantRecords().map(({ contentType, record }) => {
+    const mapped = toDocument(JSON.parse(JSON.stringify(record)), {
+      tenantId: TENANT,
+      contentType,
+      ingestedAt: '2026-11-23T00:00:00.000Z',
+    });
+    if (!mapped.ok) throw new Error(mapped.reason);
+    return mapped.document;
+  });
+}
