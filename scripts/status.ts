@@ -1,69 +1,101 @@
 /**
- * `npm run status`: where collection stands, read from the watermarks and the poison queue, with the same
- * settings as the function app. Exit code 0 when all is well, 1 when something needs looking at, 2 on bad
- * arguments or settings.
+ * `auditfeed status` (also `npm run status`): where collection stands, read from the watermarks and the
+ * poison queue. Exit code 0 when all is well, 1 when something needs looking at, 2 on bad arguments or
+ * settings.
  */
 import { formatSeconds, readStatus, type PipelineStatus } from '../shared/status';
 import { CONTAINERS, createStorageClients } from '../shared/storage/clients';
 import { WatermarkStore } from '../shared/storage/watermarkStore';
-import { runAsProgram, withSettings, type Out } from './cli';
+import { flagSet, flagValue, parseFlags, UsageError, wholeNumber } from './cli/args';
+import { formatRows, parseFormat, type Format } from './cli/format';
+import { resolveStorage } from './cli/target';
+import { lineIo, runAsProgram, runCommand, type Command, type Out } from './cli';
 
-const USAGE = `Usage: npm run status -- [--json] [--lag-warning-minutes N]
+const USAGE = `Usage: auditfeed status [--format table|csv|json] [--lag-warning-minutes N] [--local] [--state-dir DIR]
+       (also npm run status -- …)
 
 Shows, per tenant and content type, how far the collector has got (cursor and lag), the last run's outcome
 and counts, content found late by re-listing, quarantined blobs (unreadable, retried until they expire) with
-their errors, recorded gaps (content the service no longer had) and the poison queue. Reads the same settings
-as the function app (AUDITFEED_TENANT_IDS, AUDITFEED_STORAGE…).
+their errors, recorded gaps (content the service no longer had) and the poison queue.
 
-  --json                    the same as JSON, for scripts
-  --lag-warning-minutes N   report a content type as behind above this lag (default 60)`;
+Where it reads: the storage account in the settings (AUDITFEED_STORAGE, a connection string; or
+AUDITFEED_STORAGE__blobServiceUri and AUDITFEED_STORAGE__queueServiceUri with your Azure sign-in) and the
+tenants in AUDITFEED_TENANT_IDS; with none of those, the running local stack (\`npm start -- --follow\`,
+found in .local/last-run.json). Other settings are not needed.
+
+  --format F                table (default), csv (one row per tenant and content type) or json (everything)
+  --json                    the same as --format json
+  --lag-warning-minutes N   report a content type as behind above this lag (default 60)
+  --local                   read the running local stack even when storage settings are set
+  --state-dir DIR           where the local stack's last-run.json is (default .local; also AUDITFEED_LOCAL_DIR)
+  --help                    this text
+
+Exit code: 0 all well, 1 something needs looking at, 2 bad arguments or settings.`;
 
 interface Args {
   json: boolean;
+  format: Format;
   lagWarningMinutes: number;
+  local: boolean;
+  stateDir: string | undefined;
   help: boolean;
 }
 
+const FLAGS = [
+  { name: 'json' },
+  { name: 'format', value: 'table|csv|json' },
+  { name: 'lag-warning-minutes', value: 'N' },
+  { name: 'local' },
+  { name: 'state-dir', value: 'DIR' },
+];
+
+/** Throws UsageError on bad arguments (docs/runbooks.md's flags are checked with it). */
 export function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { json: false, lagWarningMinutes: 60, help: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--json') args.json = true;
-    else if (a === '--help' || a === '-h') args.help = true;
-    else if (a === '--lag-warning-minutes') {
-      const value = argv[++i];
-      if (value === undefined || !/^\d+$/.test(value) || Number(value) < 1)
-        throw new Error(
-          `--lag-warning-minutes needs a whole number of at least 1 (got ${JSON.stringify(value ?? '')})`,
-        );
-      args.lagWarningMinutes = Number(value);
-    } else throw new Error(`Unknown argument ${JSON.stringify(a)}`);
-  }
-  return args;
+  const p = parseFlags(argv, FLAGS);
+  if (p.positionals.length > 0)
+    throw new UsageError(`unexpected argument ${JSON.stringify(p.positionals[0])}`);
+  const json = flagSet(p, 'json');
+  const format = parseFormat(flagValue(p, 'format'), json ? 'json' : 'table');
+  if (json && format !== 'json') throw new UsageError('--json and --format contradict each other; give one');
+  const lag = flagValue(p, 'lag-warning-minutes');
+  return {
+    json: format === 'json',
+    format,
+    lagWarningMinutes: lag === undefined ? 60 : wholeNumber('lag-warning-minutes', lag),
+    local: flagSet(p, 'local'),
+    stateDir: flagValue(p, 'state-dir'),
+    help: p.help,
+  };
+}
+
+/** The per-tenant, per-content-type rows of the status (the table's columns, also --format csv). */
+export function statusRows(s: PipelineStatus): Array<Record<string, string>> {
+  return s.contentTypes.map((c) => {
+    const run = c.lastRun;
+    return {
+      Tenant: c.tenantId,
+      'Content type': c.contentType,
+      Cursor: c.cursor ?? '(not started)',
+      Lag: c.lagSeconds === null ? '-' : formatSeconds(c.lagSeconds),
+      'Last run': run ? `${run.outcome} ${run.finishedAt}` : '-',
+      Records: run ? String(run.records) : '-',
+      'Late found':
+        run && run.lateBlobs > 0
+          ? `${run.lateBlobs} (up to ${formatSeconds(run.maxLatenessSeconds ?? 0)} late)`
+          : run
+            ? '0'
+            : '-',
+      Quarantined: String(c.quarantine.length),
+      Gaps: String(c.gapCount),
+    };
+  });
 }
 
 export function formatStatus(s: PipelineStatus): string {
   const rows = [
     ['Tenant', 'Content type', 'Cursor', 'Lag', 'Last run', 'Records', 'Late found', 'Quarantined', 'Gaps'],
+    ...statusRows(s).map((r) => Object.values(r)),
   ];
-  for (const c of s.contentTypes) {
-    const run = c.lastRun;
-    rows.push([
-      c.tenantId,
-      c.contentType,
-      c.cursor ?? '(not started)',
-      c.lagSeconds === null ? '-' : formatSeconds(c.lagSeconds),
-      run ? `${run.outcome} ${run.finishedAt}` : '-',
-      run ? String(run.records) : '-',
-      run && run.lateBlobs > 0
-        ? `${run.lateBlobs} (up to ${formatSeconds(run.maxLatenessSeconds ?? 0)} late)`
-        : run
-          ? '0'
-          : '-',
-      String(c.quarantine.length),
-      String(c.gapCount),
-    ]);
-  }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   const lines = rows.map((r) =>
     r
@@ -101,28 +133,47 @@ export function formatStatus(s: PipelineStatus): string {
   return lines.join('\n');
 }
 
-/** The CLI; returns the exit code. */
+export const statusCommand: Command = {
+  name: 'status',
+  summary: 'where collection stands: lag, last runs, quarantine, gaps, the poison queue',
+  usage: USAGE,
+  async run(argv, io) {
+    const args = parseArgs(argv);
+    if (args.help) {
+      io.out(`${USAGE}\n`);
+      return 0;
+    }
+    const target = resolveStorage(io.env, { local: args.local, stateDir: args.stateDir, tenants: true });
+    const { blobs, queues } = createStorageClients(target.storage);
+    const status = await readStatus({
+      tenants: target.tenantIds,
+      contentTypes: target.contentTypes,
+      watermarks: new WatermarkStore(blobs.getContainerClient(CONTAINERS.watermarks)),
+      queues,
+      queueName: target.queueName,
+      lagWarningSeconds: args.lagWarningMinutes * 60,
+      sweepIntervalMs: target.sweepIntervalMs,
+      now: io.now(),
+    });
+    if (args.format === 'json') io.out(`${JSON.stringify(status, null, 2)}\n`);
+    else if (args.format === 'csv') io.out(formatRows(statusRows(status), 'csv'));
+    else io.out(`${formatStatus(status)}\n`);
+    return status.problems.length === 0 ? 0 : 1;
+  },
+};
+
+/** The command with line-wise output (tests); messages go to `err`, by default to `out` too. */
 export function main(
   argv: readonly string[] = process.argv.slice(2),
   env: Record<string, string | undefined> = process.env,
   out: Out = (line) => console.log(line),
   now: Date = new Date(),
+  err: Out = out,
 ): Promise<number> {
-  return withSettings({ usage: USAGE, parse: parseArgs, argv, env, out }, async (args, config) => {
-    const { blobs, queues } = createStorageClients(config.storage);
-    const status = await readStatus({
-      tenants: config.tenants.map((t) => t.tenantId),
-      contentTypes: config.contentTypes,
-      watermarks: new WatermarkStore(blobs.getContainerClient(CONTAINERS.watermarks)),
-      queues,
-      queueName: config.queueName,
-      lagWarningSeconds: args.lagWarningMinutes * 60,
-      sweepIntervalMs: config.sweepIntervalMs,
-      now,
-    });
-    out(args.json ? JSON.stringify(status, null, 2) : formatStatus(status));
-    return status.problems.length === 0 ? 0 : 1;
-  });
+  return runCommand(statusCommand, argv, lineIo(env, out, err, now));
 }
 
-if (require.main === module) runAsProgram('status', () => main());
+if (require.main === module)
+  runAsProgram('status', () =>
+    main(process.argv.slice(2), process.env, console.log, new Date(), console.error),
+  );

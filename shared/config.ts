@@ -426,6 +426,18 @@ function contentType(value: string): ContentType {
   return match;
 }
 
+function tenantIdList(value: string): string[] {
+  const ids = [...new Set(list(value).map(guid))];
+  if (ids.length === 0) throw new Invalid('names no tenant');
+  return ids;
+}
+
+function contentTypeList(value: string): ContentType[] {
+  const cts = [...new Set(list(value).map(contentType))];
+  if (cts.length === 0) throw new Invalid('names no content type');
+  return cts;
+}
+
 /** The rules of the timer trigger (shared/ncrontab.ts), plus: it must fire within the next few years. */
 function ncrontab(value: string): string {
   try {
@@ -492,20 +504,8 @@ export function loadConfig(
 ): AuditfeedConfig {
   const r = new SettingsReader(env);
 
-  const tenantIds = r.get(
-    'tenantIds',
-    (v) => {
-      const ids = [...new Set(list(v).map(guid))];
-      if (ids.length === 0) throw new Invalid('names no tenant');
-      return ids;
-    },
-    true,
-  );
-  const contentTypes = r.get('contentTypes', (v) => {
-    const cts = [...new Set(list(v).map(contentType))];
-    if (cts.length === 0) throw new Invalid('names no content type');
-    return cts;
-  });
+  const tenantIds = r.get('tenantIds', tenantIdList, true);
+  const contentTypes = r.get('contentTypes', contentTypeList);
   const cloud = r.get('cloud', (v) => {
     const c = parseCloud(v);
     if (!c) throw new Invalid(`is not a known cloud (valid: ${CLOUDS.join(', ')})`);
@@ -574,6 +574,43 @@ export function loadConfig(
       fetches: fetchConcurrency!,
     },
   };
+}
+
+/** What operator commands (status, replay-poison, query) read: the stores, not the collector's settings. */
+export interface StoreSettings {
+  tenantIds: string[];
+  contentTypes: ContentType[];
+  storage: StorageConnection;
+  cosmos: CosmosConfig;
+  queueName: string;
+  sweepIntervalMs: number;
+}
+
+/**
+ * Validates only the settings of the stores a command uses (`parts`; plus content types, queue name and
+ * sweep interval, which have defaults), with the same rules and messages as loadConfig. Throws ConfigError.
+ */
+export function loadStoreSettings<P extends 'tenantIds' | 'storage' | 'cosmos'>(
+  env: Env,
+  parts: readonly P[],
+): Pick<StoreSettings, P | 'contentTypes' | 'queueName' | 'sweepIntervalMs'> {
+  const r = new SettingsReader(env);
+  const want = new Set<string>(parts);
+  const tenantIds = want.has('tenantIds') ? r.get('tenantIds', tenantIdList, true) : undefined;
+  const contentTypes = r.get('contentTypes', contentTypeList);
+  const storage = want.has('storage') ? readStorage(r) : undefined;
+  const cosmos = want.has('cosmos') ? readCosmos(r) : undefined;
+  const queueName = r.get('queueName', queueNameRule);
+  const sweepIntervalMinutes = r.get('sweepIntervalMinutes', integer(0, 7 * 24 * 60));
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+  return {
+    ...(tenantIds ? { tenantIds } : {}),
+    ...(storage ? { storage } : {}),
+    ...(cosmos ? { cosmos } : {}),
+    contentTypes: contentTypes!,
+    queueName: queueName!,
+    sweepIntervalMs: sweepIntervalMinutes! * 60_000,
+  } as Pick<StoreSettings, P | 'contentTypes' | 'queueName' | 'sweepIntervalMs'>;
 }
 
 function queueNameRule(value: string): string {

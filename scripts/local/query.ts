@@ -1,9 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { Secret } from '../../shared/secret';
-import { cosmosClientFor } from '../../shared/writer/cosmosClient';
 import { projectRoot } from '../../shared/hostSettings';
-import type { RunReport } from './report';
+import { processIo, runCommand } from '../cli';
+import { queryCommand } from '../cli/query';
 
 /**
  * Runs one SQL query against the Cosmos DB container of the latest local run (read from
@@ -11,8 +10,8 @@ import type { RunReport } from './report';
  *
  *   node dist/scripts/local/query.js "SELECT TOP 5 c.CreationTime, c.Operation FROM c"
  *
- * The local stand-in's key is in that file; for your own account set AUDITFEED_COSMOS__accountKey or
- * sign in (Azure CLI) so DefaultAzureCredential can get a token.
+ * Kept for the commands the run summary prints; it is `auditfeed query --local` (scripts/cli/query.ts),
+ * which also takes --param, --format and named queries.
  */
 export const USAGE = `usage: node dist/scripts/local/query.js [--state-dir DIR] "SELECT … FROM c …"
 
@@ -21,7 +20,9 @@ Runs one Cosmos DB SQL query against the container of the latest local run (npm 
 only while its run is: keep one going with \`npm start -- --follow\` (or --persist to keep the data).
 
   --state-dir DIR   where last-run.json is
-  --help            this text`;
+  --help            this text
+
+The same as \`npm run auditfeed -- query --local "SELECT …"\`, which also takes --param and --format.`;
 
 const HINT = 'run with --help for usage';
 
@@ -68,44 +69,7 @@ async function main(argv: string[]): Promise<number> {
     );
     return 1;
   }
-  const report = JSON.parse(readFileSync(file, 'utf8')) as RunReport;
-  const key = report.cosmos.key ?? process.env.AUDITFEED_COSMOS__accountKey;
-  const client = cosmosClientFor({
-    endpoint: report.cosmos.endpoint,
-    ...(key ? { key: new Secret(key) } : {}),
-    identity: { kind: 'developer' },
-    database: report.cosmos.database,
-    container: report.cosmos.container,
-  });
-  try {
-    const container = client.database(report.cosmos.database).container(report.cosmos.container);
-    let resources: Record<string, unknown>[];
-    try {
-      ({ resources } = await container.items.query<Record<string, unknown>>(sql).fetchAll());
-    } catch (e) {
-      const up = report.status === 'running' || report.status === 'following';
-      if (!report.cosmos.local || up) throw e;
-      process.stderr.write(
-        `query failed: ${(e as Error).message}\nThe local run in ${file} has ended (status "${report.status}"), ` +
-          'and its Cosmos DB stand-in with it: query while `npm start -- --follow` runs.\n',
-      );
-      return 1;
-    }
-    const flat = resources.every(
-      (r) =>
-        typeof r === 'object' &&
-        r !== null &&
-        Object.values(r).every((v) => typeof v !== 'object' || v === null),
-    );
-    if (flat && resources.length > 0) console.table(resources);
-    else for (const r of resources) process.stdout.write(`${JSON.stringify(r)}\n`);
-    process.stdout.write(
-      `${resources.length} rows from ${report.cosmos.endpoint} ${report.cosmos.database}/${report.cosmos.container}\n`,
-    );
-    return 0;
-  } finally {
-    client.dispose();
-  }
+  return runCommand(queryCommand, ['--local', '--state-dir', stateDir, '--', sql], processIo());
 }
 
 if (require.main === module) {

@@ -1,0 +1,190 @@
+import type { Command, Io, Progress } from '../cli';
+import { flagValue, isoTime, parseFlags, UsageError, type Parsed } from './args';
+import { COSMOS_FLAGS, COSMOS_FLAGS_USAGE, cosmosOptions, withContainer } from './cosmos';
+import type { Row } from './format';
+import {
+  loadHuntingPack,
+  type HuntingPack,
+  type PackOptions,
+  type PackReport,
+  type TimeRange,
+} from './huntingPack';
+
+/**
+ * `auditfeed timeline`, `hunt`, `investigate`: the hunting pack's views of the store (shared/hunting).
+ * Arguments are checked here; the work is the pack's. Without the pack they say so, exit code 2.
+ */
+
+/** Default window: the 7 days before --to (the Management API's own retention). */
+const DEFAULT_DAYS = 7;
+
+const RANGE_USAGE = `  --from TIME        start of the window, ISO 8601 in UTC: 2026-11-20 or 2026-11-20T08:00:00Z
+                     (default: ${DEFAULT_DAYS} days before --to)
+  --to TIME          end of the window, exclusive (default: now)`;
+
+const USER_FLAG = { name: 'user', value: 'UPN' };
+const RANGE_FLAGS = [
+  { name: 'from', value: 'TIME' },
+  { name: 'to', value: 'TIME' },
+];
+
+function range(p: Parsed, now: Date): TimeRange {
+  const fromFlag = flagValue(p, 'from');
+  const toFlag = flagValue(p, 'to');
+  const to = toFlag !== undefined ? isoTime('to', toFlag) : now.toISOString();
+  const from =
+    fromFlag !== undefined
+      ? isoTime('from', fromFlag)
+      : new Date(Date.parse(to) - DEFAULT_DAYS * 86_400_000).toISOString();
+  if (from >= to) throw new UsageError(`--from (${from}) must be before --to (${to})`);
+  return { from, to };
+}
+
+function user(p: Parsed, command: string): string {
+  const u = flagValue(p, 'user')?.trim();
+  if (!u) throw new UsageError(`${command} needs --user <upn>, e.g. --user alice@contoso.com`);
+  return u;
+}
+
+/** The pack with the function a command needs, or the exit-2 message that it is not in this build. */
+function pack(fn: 'timeline' | 'hunt' | 'investigate'): Partial<HuntingPack> {
+  const loaded = loadHuntingPack();
+  if (!loaded.pack?.[fn])
+    throw new UsageError(
+      `the hunting pack is not available in this build (${loaded.missing ?? `shared/hunting has no ${fn}()`}); ` +
+        '`auditfeed query "SELECT …"` runs SQL against the same store',
+    );
+  return loaded.pack;
+}
+
+function onPage(progress: Progress): PackOptions {
+  return { onPage: (page) => progress.page(page.page, page.rowsSoFar) };
+}
+
+/** One row per finding: what a table or CSV shows of a report (evidence: how many rows; JSON has them). */
+export function findingRows(report: PackReport): Row[] {
+  return report.findings.map((f) => ({
+    user: report.user,
+    verdict: report.verdict,
+    severity: f.severity,
+    rule: f.rule,
+    title: f.title,
+    why: f.why,
+    evidence: f.evidence.length,
+  }));
+}
+
+function noPositionals(p: Parsed): void {
+  if (p.positionals.length > 0)
+    throw new UsageError(`unexpected argument ${JSON.stringify(p.positionals[0])}`);
+}
+
+const TIMELINE_USAGE = `Usage: auditfeed timeline --user <upn> [--from TIME] [--to TIME] [options]
+
+One user's audit records in time order (from the hunting pack): what they did, from where, with what.
+
+  --user UPN         the user, as in the records' UserId: alice@contoso.com
+${RANGE_USAGE}
+${COSMOS_FLAGS_USAGE}`;
+
+export const timelineCommand: Command = {
+  name: 'timeline',
+  summary: "one user's activity in time order (hunting pack)",
+  usage: TIMELINE_USAGE,
+  async run(argv: readonly string[], io: Io) {
+    const p = parseFlags(argv, [...COSMOS_FLAGS, USER_FLAG, ...RANGE_FLAGS]);
+    if (p.help) {
+      io.out(`${TIMELINE_USAGE}\n`);
+      return 0;
+    }
+    noPositionals(p);
+    const who = user(p, 'timeline');
+    const window = range(p, io.now());
+    const hunting = pack('timeline');
+    const o = cosmosOptions(p, io);
+    return withContainer(io, 'timeline', o, async (c, progress) => ({
+      rows: await hunting.timeline!(c, who, window, onPage(progress)),
+    }));
+  },
+};
+
+const HUNT_USAGE = `Usage: auditfeed hunt [--from TIME] [--to TIME] [options]
+
+Runs the pack's tenant-wide hunting queries over the window, investigates every account they name, and
+prints one row per finding of the accounts that look compromised (then one per account reviewed and not
+flagged). --format json prints the pack's whole result (findings with their evidence rows).
+
+${RANGE_USAGE}
+${COSMOS_FLAGS_USAGE}`;
+
+export const huntCommand: Command = {
+  name: 'hunt',
+  summary: 'every hunting query over a window: one row per finding (hunting pack)',
+  usage: HUNT_USAGE,
+  async run(argv: readonly string[], io: Io) {
+    const p = parseFlags(argv, [...COSMOS_FLAGS, ...RANGE_FLAGS]);
+    if (p.help) {
+      io.out(`${HUNT_USAGE}\n`);
+      return 0;
+    }
+    noPositionals(p);
+    const window = range(p, io.now());
+    const hunting = pack('hunt');
+    const o = cosmosOptions(p, io);
+    return withContainer(io, 'hunt', o, async (c, progress) => {
+      const result = await hunting.hunt!(c, window, onPage(progress));
+      const flagged = new Set(result.flagged.map((r) => r.user));
+      const rows: Row[] = [
+        ...result.flagged.flatMap(findingRows),
+        ...result.reviewed
+          .filter((r) => !flagged.has(r.user))
+          .map((r) => ({
+            user: r.user,
+            verdict: r.verdict,
+            severity: '',
+            rule: r.rules.join(' '),
+            title: '',
+            why: '',
+            evidence: '',
+          })),
+      ];
+      return { rows, json: result };
+    });
+  },
+};
+
+const INVESTIGATE_USAGE = `Usage: auditfeed investigate --user <upn> [--from TIME] [--to TIME] [options]
+
+What the store says about one account (from the hunting pack): a verdict, the findings with why they look
+attacker-like and their evidence, sign-ins per IP. --format csv prints one row per finding; --format json
+the whole report.
+
+  --user UPN         the user, as in the records' UserId: alice@contoso.com
+${RANGE_USAGE}
+${COSMOS_FLAGS_USAGE}`;
+
+export const investigateCommand: Command = {
+  name: 'investigate',
+  summary: 'findings and activity around one user (hunting pack)',
+  usage: INVESTIGATE_USAGE,
+  async run(argv: readonly string[], io: Io) {
+    const p = parseFlags(argv, [...COSMOS_FLAGS, USER_FLAG, ...RANGE_FLAGS]);
+    if (p.help) {
+      io.out(`${INVESTIGATE_USAGE}\n`);
+      return 0;
+    }
+    noPositionals(p);
+    const who = user(p, 'investigate');
+    const window = range(p, io.now());
+    const hunting = pack('investigate');
+    const o = cosmosOptions(p, io);
+    return withContainer(io, 'investigate', o, async (c, progress) => {
+      const report = await hunting.investigate!(c, who, window, onPage(progress));
+      return {
+        rows: findingRows(report),
+        json: report,
+        ...(hunting.formatReport ? { table: hunting.formatReport(report) } : {}),
+      };
+    });
+  },
+};
