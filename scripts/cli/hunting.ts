@@ -3,16 +3,17 @@ import { flagValue, isoTime, parseFlags, UsageError, type Parsed } from './args'
 import { COSMOS_FLAGS, COSMOS_FLAGS_USAGE, cosmosOptions, withContainer } from './cosmos';
 import type { Row } from './format';
 import {
-  loadHuntingPack,
-  type HuntingPack,
-  type PackOptions,
-  type PackReport,
-  type TimeRange,
-} from './huntingPack';
+  formatReport,
+  hunt,
+  investigate,
+  timeline,
+  type InvestigationReport,
+  type RunOptions,
+} from '../../shared/hunting';
 
 /**
  * `auditfeed timeline`, `hunt`, `investigate`: the hunting pack's views of the store (shared/hunting).
- * Arguments are checked here; the work is the pack's. Without the pack they say so, exit code 2.
+ * Arguments are checked here; the work is the pack's.
  */
 
 /** Default window: the 7 days before --to (the Management API's own retention). */
@@ -28,7 +29,7 @@ const RANGE_FLAGS = [
   { name: 'to', value: 'TIME' },
 ];
 
-function range(p: Parsed, now: Date): TimeRange {
+function range(p: Parsed, now: Date): { from: string; to: string } {
   const fromFlag = flagValue(p, 'from');
   const toFlag = flagValue(p, 'to');
   const to = toFlag !== undefined ? isoTime('to', toFlag) : now.toISOString();
@@ -46,23 +47,12 @@ function user(p: Parsed, command: string): string {
   return u;
 }
 
-/** The pack with the function a command needs, or the exit-2 message that it is not in this build. */
-function pack(fn: 'timeline' | 'hunt' | 'investigate'): Partial<HuntingPack> {
-  const loaded = loadHuntingPack();
-  if (!loaded.pack?.[fn])
-    throw new UsageError(
-      `the hunting pack is not available in this build (${loaded.missing ?? `shared/hunting has no ${fn}()`}); ` +
-        '`auditfeed query "SELECT …"` runs SQL against the same store',
-    );
-  return loaded.pack;
-}
-
-function onPage(progress: Progress): PackOptions {
+function onPage(progress: Progress): RunOptions {
   return { onPage: (page) => progress.page(page.page, page.rowsSoFar) };
 }
 
 /** One row per finding: what a table or CSV shows of a report (evidence: how many rows; JSON has them). */
-export function findingRows(report: PackReport): Row[] {
+export function findingRows(report: InvestigationReport): Row[] {
   return report.findings.map((f) => ({
     user: report.user,
     verdict: report.verdict,
@@ -100,10 +90,9 @@ export const timelineCommand: Command = {
     noPositionals(p);
     const who = user(p, 'timeline');
     const window = range(p, io.now());
-    const hunting = pack('timeline');
     const o = cosmosOptions(p, io);
     return withContainer(io, 'timeline', o, async (c, progress) => ({
-      rows: await hunting.timeline!(c, who, window, onPage(progress)),
+      rows: await timeline(c, who, window, onPage(progress)),
     }));
   },
 };
@@ -129,10 +118,9 @@ export const huntCommand: Command = {
     }
     noPositionals(p);
     const window = range(p, io.now());
-    const hunting = pack('hunt');
     const o = cosmosOptions(p, io);
     return withContainer(io, 'hunt', o, async (c, progress) => {
-      const result = await hunting.hunt!(c, window, onPage(progress));
+      const result = await hunt(c, window, onPage(progress));
       const flagged = new Set(result.flagged.map((r) => r.user));
       const rows: Row[] = [
         ...result.flagged.flatMap(findingRows),
@@ -176,14 +164,13 @@ export const investigateCommand: Command = {
     noPositionals(p);
     const who = user(p, 'investigate');
     const window = range(p, io.now());
-    const hunting = pack('investigate');
     const o = cosmosOptions(p, io);
     return withContainer(io, 'investigate', o, async (c, progress) => {
-      const report = await hunting.investigate!(c, who, window, onPage(progress));
+      const report = await investigate(c, who, window, onPage(progress));
       return {
         rows: findingRows(report),
         json: report,
-        ...(hunting.formatReport ? { table: hunting.formatReport(report) } : {}),
+        table: formatReport(report),
       };
     });
   },

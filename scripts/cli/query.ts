@@ -3,7 +3,7 @@ import type { Command, Io, Progress } from '../cli';
 import { flagSet, flagValue, flagValues, parseFlags, UsageError, wholeNumber } from './args';
 import { COSMOS_FLAGS, COSMOS_FLAGS_USAGE, cosmosOptions, withContainer } from './cosmos';
 import { formatRows, parseFormat, type Row } from './format';
-import { loadHuntingPack } from './huntingPack';
+import { listQueries, runQuery } from '../../shared/hunting';
 
 /** `auditfeed query`: raw Cosmos DB SQL, or a named query of the hunting pack, with parameters. */
 
@@ -104,10 +104,7 @@ export const queryCommand: Command = {
     if (flagSet(p, 'list')) {
       if (text !== '') throw new UsageError('--list takes no query');
       const format = parseFormat(flagValue(p, 'format'));
-      const loaded = loadHuntingPack();
-      if (!loaded.pack?.listQueries)
-        throw new UsageError(`no named queries: ${loaded.missing ?? 'the pack has no listQueries()'}`);
-      const list = loaded.pack.listQueries().map((q) => ({
+      const list = listQueries().map((q) => ({
         name: q.name,
         parameters: q.params.join(' '),
         finds: q.finds,
@@ -138,14 +135,7 @@ export const queryCommand: Command = {
       throw new UsageError(
         `${JSON.stringify(text)} is neither SQL (a query starts with SELECT) nor the name of a named query`,
       );
-    const loaded = loadHuntingPack();
-    const pack = loaded.pack;
-    if (!pack?.runQuery || !pack.listQueries)
-      throw new UsageError(
-        `"${text}" is not SQL (a query starts with SELECT), and there are no named queries: ` +
-          `${loaded.missing ?? 'the hunting pack has no runQuery()'}`,
-      );
-    const known = pack.listQueries();
+    const known = listQueries();
     const named = known.find((q) => q.name === text);
     if (!named)
       throw new UsageError(
@@ -162,7 +152,6 @@ export const queryCommand: Command = {
         `--param ${unused.map((x) => x.name).join(', ')}: ${named.name} takes ${named.params.join(' ') || 'no parameters'}`,
       );
     const o = cosmosOptions(p, io);
-    const runQuery = pack.runQuery.bind(pack);
     return withContainer(io, `query ${named.name}`, o, async (container, progress) => {
       const rows: Row[] = [];
       const values = Object.fromEntries(params.map((x) => [x.name, x.value]));

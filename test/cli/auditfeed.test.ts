@@ -2,7 +2,6 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadHuntingPack } from '../../scripts/cli/huntingPack';
 import {
   createCosmosClient,
   startAzurite,
@@ -253,14 +252,27 @@ describe('auditfeed query against the running local stack, no settings', () => {
     expect(r.stderr).not.toMatch(STACK_FRAME);
   });
 
-  it('a word that is not SQL is a named query of the pack, or a clear exit 2 without the pack', async () => {
-    const r = await cli(['query', 'no-such-query']);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(
-      loadHuntingPack().pack
-        ? /no named query "no-such-query"/
-        : /not SQL .*hunting pack \(shared\/hunting\) is not part of this build/,
+  it('a word that is not SQL is a named query of the hunting pack, with its parameters', async () => {
+    const list = await cli(['query', '--list', '--format', 'json']);
+    expect(list.code).toBe(0);
+    expect(JSON.parse(list.stdout)).toContainEqual(
+      expect.objectContaining({ name: 'user-timeline', parameters: '@user @from @to' }),
     );
+    const unknown = await cli(['query', 'no-such-query']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/no named query "no-such-query" \(there are: .*user-timeline/);
+    const missing = await cli(['query', 'user-timeline', '--param', 'user=alice@contoso.com']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/user-timeline needs --param @from=VALUE --param @to=VALUE/);
+    const named = await cli([
+      'query',
+      'user-timeline',
+      ...['--param', 'user=alice@contoso.com', '--param', 'from=2026-11-01', '--param', 'to=2026-11-30'],
+      '--format',
+      'json',
+    ]);
+    expect(named.code).toBe(0);
+    expect(Array.isArray(JSON.parse(named.stdout))).toBe(true);
   });
 });
 
@@ -359,8 +371,6 @@ describe('where to read, when there is nothing to read', () => {
 });
 
 describe('timeline, hunt, investigate', () => {
-  const pack = loadHuntingPack().pack;
-
   it('check their arguments before anything else', async () => {
     const noUser = await cli(['timeline']);
     expect(noUser.code).toBe(2);
@@ -380,36 +390,23 @@ describe('timeline, hunt, investigate', () => {
     expect(backwards.stderr).toMatch(/--from \(2026-11-20T00:00:00\.000Z\) must be before --to/);
   });
 
-  (pack ? it.skip : it)('without the hunting pack, say so and exit 2 (never fake results)', async () => {
-    for (const args of [
-      ['timeline', '--user', 'a@b.c'],
-      ['hunt'],
-      ['investigate', '--user', 'a@b.c'],
-      ['query', '--list'],
-    ]) {
-      const r = await cli(args);
-      expect(r.code).toBe(2);
-      expect(r.stdout).toBe('');
-      expect(r.stderr).toMatch(/hunting pack.*not.*(available|part of this build)/);
-    }
-  });
-
-  (pack ? it : it.skip)('with the hunting pack, run against the local stack', async () => {
-    const list = await cli(['query', '--list', '--format', 'json']);
-    expect(list.code).toBe(0);
-    expect((JSON.parse(list.stdout) as Array<{ name: string }>).length).toBeGreaterThan(0);
-    const t = await cli([
-      'timeline',
-      '--user',
-      'alice@contoso.com',
-      '--from',
-      '2026-11-01',
-      '--to',
-      '2026-11-30',
-      '--format',
-      'json',
-    ]);
+  it('run the pack against the local stack: rows for timeline and hunt, a report for investigate', async () => {
+    const window = ['--from', '2026-11-01', '--to', '2026-11-30'];
+    const t = await cli(['timeline', '--user', 'alice@contoso.com', ...window, '--format', 'json']);
     expect(t.code).toBe(0);
     expect(Array.isArray(JSON.parse(t.stdout))).toBe(true);
+    const h = await cli(['hunt', ...window, '--format', 'json']);
+    expect(h.code).toBe(0);
+    const result = JSON.parse(h.stdout) as { flagged: unknown[]; reviewed: unknown[] };
+    expect(result.flagged).toEqual([]);
+    expect(Array.isArray(result.reviewed)).toBe(true);
+    const i = await cli(['investigate', '--user', 'alice@contoso.com', ...window]);
+    expect(i.code).toBe(0);
+    expect(i.stdout).toMatch(
+      /^Investigation of alice@contoso\.com, 2026-11-01T00:00:00 to 2026-11-30T00:00:00/,
+    );
+    expect(i.stdout).toContain('Verdict: nothing attacker-like');
+    const csv = await cli(['investigate', '--user', 'alice@contoso.com', ...window, '--format', 'csv']);
+    expect(csv.code).toBe(0);
   });
 });

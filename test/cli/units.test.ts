@@ -1,9 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { isoTime, parseFlags, UsageError } from '../../scripts/cli/args';
 import { toCsv, toTable } from '../../scripts/cli/format';
-import { loadHuntingPack } from '../../scripts/cli/huntingPack';
 import { parametersUsed, parseParams } from '../../scripts/cli/query';
 import { parseArgs as replayArgs } from '../../scripts/replay-poison';
 import { parseArgs as statusArgs } from '../../scripts/status';
@@ -136,18 +132,5 @@ describe('settings per command (loadStoreSettings)', () => {
     expect(() =>
       loadStoreSettings({ ...env, AUDITFEED_COSMOS__accountEndpoint: 'nope' }, ['storage']),
     ).not.toThrow();
-  });
-});
-
-describe('hunting pack loading', () => {
-  it('a build without shared/hunting says so instead of failing', () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'auditfeed-nopack-'));
-    try {
-      expect(loadHuntingPack(path.join(dir, 'hunting'))).toEqual({
-        missing: 'the hunting pack (shared/hunting) is not part of this build',
-      });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
   });
 });
