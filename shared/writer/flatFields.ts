@@ -4,9 +4,9 @@ import { nameValues, scalarText } from './nameValues';
 import { userKeyOf } from './recordIdentity';
 
 /**
- * Flat, scalar copies of values investigators need that the service nests or spells inconsistently. The
- * Power BI Cosmos DB connector reads only top-level scalar columns and infers their types from the first
- * 1,000 documents, so every value here has one type whatever the record's spelling (numbers as strings,
+ * Flat, scalar copies of values investigators need that the service nests or spells inconsistently.
+ * Reporting tools (Fabric mirroring turns nested values into JSON strings) and SQL filters want top-level
+ * scalars of one type, so every value here has one type whatever the record's spelling (numbers as strings,
  * lists given as one string, missing fields). The originals stay in the document untouched.
  */
 export interface FlatFields {

@@ -51,7 +51,7 @@ export const UNKNOWN_USER = 'unknown';
 /**
  * `<creationDay>_<8 hex>`: one logical partition per tenant, user and day — small and evenly spread, and a
  * query for one user's day hits one partition. 19 bytes, far below the 100-byte limit of partition keys
- * without the large-key feature (which the Power BI connector does not support).
+ * without the large-key feature.
  */
 export function partitionKey(tenantId: string, creationDay: string, userKey: string | undefined): string {
   const hash = sha256Hex(`${tenantId.toLowerCase()}|${userKey ?? UNKNOWN_USER}`).slice(0, 8);
