@@ -302,7 +302,7 @@ export function formatSummary(r: RunReport): string[] {
             `Query it with any Cosmos DB SDK (${c.example.rows} rows now):`,
             `  ${c.example.text}`,
             'or, while a local stack runs (e.g. `npm start -- --follow`), from another terminal:',
-            query,
+            `  npm run auditfeed -- query "${c.example.text.replace(/"/g, '\\"')}"`,
           ]
         : [
             `Query it in the Azure portal's Data Explorer or with any Cosmos DB SDK (${c.example.rows} rows now):`,

@@ -296,9 +296,7 @@ describe('summary', () => {
     const text = summaryOf(buildReport('caught-up', stack('tenant', true), stats, 'x.log', check, true));
     expect(text).not.toMatch(/Data Explorer/);
     expect(text).toMatch(/Query it with any Cosmos DB SDK \(10 rows now\):/);
-    expect(text).toMatch(
-      /while a local stack runs .*\n {2}node dist\/scripts\/local\/query\.js "SELECT TOP 10/,
-    );
+    expect(text).toMatch(/while a local stack runs .*\n {2}npm run auditfeed -- query "SELECT TOP 10/);
     expect(text).toMatch(/This Cosmos DB was in memory and stopped with the run/);
   });
 
