@@ -232,12 +232,20 @@ async function tenantRows(container: Container, range: TimeRange, options: HuntO
  * - a successful sign-in from an IP not used by the account in the baselineDays before the range, followed
  *   within followHours (or from that same IP) by mailbox abuse (external forwarding, a rule that deletes or
  *   hides mail, payment searches, a MailItemsAccessed burst), bulk downloads, a consent grant or app
- *   credential, or an admin role change → high (downloads from that IP and, with ipCountry, whether its
- *   country is new are added as context);
- * - a successful sign-in from an IP that sprayed passwords at ≥ sprayUsers accounts, or the account's mail,
- *   files or admin actions used from such an IP → high;
- * - external forwarding, hiding rules, payment searches, legacy-protocol sign-ins, mail or download
- *   bursts, consent grants / app credentials, role changes, failed-sign-in bursts on their own → medium;
+ *   credential, or an admin role change → high (downloads and mail sent from that IP and, with ipCountry,
+ *   whether its country is new are added as context). An action taken from another new or spraying IP
+ *   belongs to that IP's sign-in, not to this one;
+ * - a successful sign-in from an IP that sprayed passwords at ≥ sprayUsers accounts (evidence: every failed
+ *   sign-in of that IP, against any account, and this account's successes from it), or the account's mail,
+ *   files, mail sending or admin actions used from such an IP → high;
+ * - from the IPs of those high findings, other accounts' mailboxes read by an application
+ *   (mail-access-from-ip) whose owner's own directory changes in the range name that application
+ *   (directory-changes-by-user: service principal added, grants, consent) → high (consent phishing: the
+ *   evidence is the app's mail access and those directory changes);
+ * - external forwarding of the account's own mailbox or by its rules, hiding rules, payment searches,
+ *   legacy-protocol sign-ins, mail or download bursts, consent grants / app credentials, role changes,
+ *   failed-sign-in bursts on their own → medium;
+ * - an admin (UserType 2) forwarding another mailbox outside (Set-Mailbox) → info only (an admin change);
  * - new IPs with nothing suspicious after them (travel, a new phone) → info only.
  * Verdict: attacker-like with any high finding or two different medium rules; worth a look with one.
  */
@@ -263,10 +271,11 @@ async function investigateWith(
   const baselineFrom = cosmosTime(new Date(Date.parse(`${from}Z`) - d.baselineDays * 86_400_000));
   const pageOptions = options.onPage ? { onPage: options.onPage } : {};
   const userParams = { user, from, to };
-  const [history, mail, downloads, tenant] = await Promise.all([
+  const [history, mail, downloads, sent, tenant] = await Promise.all([
     queryRows(container, 'signins-by-user', { user, from: baselineFrom, to }, pageOptions),
     queryRows(container, 'mail-items-accessed', userParams, pageOptions),
     queryRows(container, 'file-downloads', userParams, pageOptions),
+    queryRows(container, 'mail-sent', userParams, pageOptions),
     shared ?? tenantRows(container, range, options),
   ]);
   const mine = (rows: Row[]): Row[] => rows.filter((r) => text(r, 'user') === user);
@@ -334,12 +343,28 @@ async function investigateWith(
     (r) => text(r, 'user') === user || (text(r, 'ObjectId') ?? '').toLowerCase() === user,
   );
   const externalMailbox = forwarding.filter((r) => externalTargets(r, internal).length > 0);
+  // An admin forwarding someone else's mailbox (to a partner, a shared mailbox) is an administrative change,
+  // not a sign of this account being taken over: context only. Attackers forward the mailbox they are in.
+  const adminForwarding = externalMailbox.filter((r) => setOnAnotherMailbox(r, user));
+  const ownForwarding = externalMailbox.filter((r) => !adminForwarding.includes(r));
   addMedium(
     'external-mailbox-forwarding',
     'mailbox forwarding to an outside address',
-    `Set-Mailbox forwards to ${unique(externalMailbox.flatMap((r) => externalTargets(r, internal))).join(', ')}`,
-    externalMailbox,
+    `Set-Mailbox forwards to ${unique(ownForwarding.flatMap((r) => externalTargets(r, internal))).join(', ')}`,
+    ownForwarding,
   );
+  if (adminForwarding.length > 0) {
+    findings.push({
+      rule: 'admin-mailbox-forwarding',
+      severity: 'info',
+      title: `${adminForwarding.length} other mailbox(es) forwarded to an outside address by this admin`,
+      why:
+        `an admin change (Set-Mailbox on ${unique(adminForwarding.map((r) => mailboxOf(r) ?? '?')).join(', ')} ` +
+        `to ${unique(adminForwarding.flatMap((r) => externalTargets(r, internal))).join(', ')}); worth checking it ` +
+        'was requested, but not a sign that this account was taken over',
+      evidence: adminForwarding,
+    });
+  }
   addMedium(
     'payment-search',
     'searches for payment terms',
@@ -409,14 +434,14 @@ async function investigateWith(
   // account consented to, running on the attacker's infrastructure).
   const sprays = sprayingIps(tenant.spraying, d.sprayUsers);
   const sprayIps = new Set(sprays.map((s) => s.ip));
-  const usedFromSpray = unique([...mail, ...downloads, ...actions.flatMap((a) => a.rows)])
+  const usedFromSpray = unique([...mail, ...downloads, ...sent, ...actions.flatMap((a) => a.rows)])
     .filter((r) => sprayIps.has(text(r, 'clientIp') ?? ''))
     .sort((a, b) => timeOf(a) - timeOf(b));
   if (usedFromSpray.length > 0) {
     findings.push({
       rule: 'activity-from-spraying-ip',
       severity: 'high',
-      title: `${usedFromSpray.length} mailbox, file or admin action(s) from an IP that sprayed passwords`,
+      title: `${usedFromSpray.length} mailbox, mail-sending, file or admin action(s) from an IP that sprayed passwords`,
       why:
         `${unique(usedFromSpray.map((r) => text(r, 'clientIp'))).join(', ')} failed sign-ins against ≥ ` +
         `${d.sprayUsers} accounts; the same address then used this account's data`,
@@ -438,6 +463,9 @@ async function investigateWith(
 
   // High: a new IP followed by post-compromise actions (or actions from that same IP).
   const followMs = d.followHours * 3_600_000;
+  // An action from another new or spraying IP belongs to that IP's sign-in, not to this one: the owner's own
+  // new address (a new phone, a short baseline) is not made the attacker's by actions taken from elsewhere.
+  const attributable = new Set([...newIpSignIns.map((r) => text(r, 'clientIp')), ...sprayIps]);
   for (const signIn of newIpSignIns) {
     const ip = text(signIn, 'clientIp') as string;
     const t = timeOf(signIn);
@@ -446,18 +474,23 @@ async function investigateWith(
         label: a.label,
         rows: a.rows.filter((r) => {
           const at = timeOf(r);
-          return (at >= t && at - t <= followMs) || text(r, 'clientIp') === ip;
+          const from = text(r, 'clientIp');
+          if (from === ip) return true;
+          return at >= t && at - t <= followMs && !(from !== undefined && attributable.has(from));
         }),
       }))
       .filter((a) => a.rows.length > 0);
     // Downloads from the new IP are context, not a trigger: a traveller downloads files from a hotel too.
     if (followed.length === 0) continue;
     const sameIpDownloads = downloads.filter((r) => text(r, 'clientIp') === ip);
+    // Mail sent from the same IP is context too: once the session is the attacker's, it is their phishing.
+    const sameIpSends = sent.filter((r) => text(r, 'clientIp') === ip);
     const country = countryOf(ip);
     const newCountry = country !== undefined && knownCountries.size > 0 && !knownCountries.has(country);
     const what = [
       ...followed.map((a) => a.label),
       ...(sameIpDownloads.length > 0 ? [`${sameIpDownloads.length} file download(s) from that IP`] : []),
+      ...(sameIpSends.length > 0 ? [`${sameIpSends.length} mail(s) sent from that IP`] : []),
     ];
     findings.push({
       rule: 'new-ip-then-abuse',
@@ -466,9 +499,35 @@ async function investigateWith(
       why:
         `${ip} was never used by this account in the ${d.baselineDays} days before; within ${d.followHours} h ` +
         '(or from the same IP) came the actions an attacker takes after stealing a session or password',
-      evidence: unique([signIn, ...followed.flatMap((a) => a.rows), ...sameIpDownloads]).sort(
+      evidence: unique([signIn, ...followed.flatMap((a) => a.rows), ...sameIpDownloads, ...sameIpSends]).sort(
         (a, b) => timeOf(a) - timeOf(b),
       ),
+    });
+  }
+
+  // High: the attacker's IPs (those of this account's high findings) reading other mailboxes through an
+  // application, and the directory changes by those mailboxes' owners that name the application (the
+  // consent that let it in). Followed only from IPs already tied to an attack on this account.
+  const attackerIps = unique(
+    findings
+      .filter((f) => f.severity === 'high')
+      .flatMap((f) => f.evidence)
+      .filter((r) => text(r, 'user') === user)
+      .map((r) => text(r, 'clientIp'))
+      .filter((ip): ip is string => ip !== undefined && ip !== ''),
+  );
+  for (const pivot of await appPivots(container, user, attackerIps, { from, to }, pageOptions)) {
+    findings.push({
+      rule: 'attacker-ip-app-access',
+      severity: 'high',
+      title:
+        `${pivot.access.length} access(es) to ${pivot.owner}'s mailbox from ${pivot.ip} by application ` +
+        `${pivot.appId}, which ${pivot.owner} consented to (${pivot.directory.length} directory change(s))`,
+      why:
+        `${pivot.ip} is where this account was attacked from; the same address then read another mailbox ` +
+        `through an application its owner had just let in (${unique(pivot.directory.map((r) => text(r, 'Operation') ?? '')).join(', ')}): ` +
+        'consent phishing, a second victim whose access survives a password reset',
+      evidence: unique([...pivot.directory, ...pivot.access]).sort((a, b) => timeOf(a) - timeOf(b)),
     });
   }
 
@@ -561,6 +620,75 @@ export async function hunt(
   };
 }
 
+interface AppPivot {
+  ip: string;
+  owner: string;
+  appId: string;
+  /** The app's MailItemsAccessed on owner's mailbox from ip. */
+  access: Row[];
+  /** owner's directory changes naming appId. */
+  directory: Row[];
+}
+
+/**
+ * attacker IP → MailItemsAccessed from it on other accounts' mailboxes, with the application that read them
+ * → those accounts' directory changes that name the application. Only an application named by its
+ * mailbox owner's own directory changes in the range (a consent, a service principal, a grant) is followed:
+ * an attacker's IP shared with an office would otherwise pull in colleagues' ordinary mail reading.
+ */
+async function appPivots(
+  container: Container,
+  user: string,
+  ips: string[],
+  range: { from: string; to: string },
+  pageOptions: RunOptions,
+): Promise<AppPivot[]> {
+  const out: AppPivot[] = [];
+  const directoryOf = new Map<string, Promise<Row[]>>();
+  for (const ip of ips) {
+    const rows = await queryRows(container, 'mail-access-from-ip', { ip, ...range }, pageOptions);
+    const others = rows.filter((r) => {
+      const owner = text(r, 'user');
+      return owner !== undefined && owner !== user && owner.includes('@') && appIdOf(r) !== undefined;
+    });
+    for (const [key, access] of groupBy(others, (r) => `${text(r, 'user') ?? ''}|${appIdOf(r) ?? ''}`)) {
+      const [owner, appId] = key.split('|') as [string, string];
+      let directory = directoryOf.get(owner);
+      if (directory === undefined) {
+        directory = queryRows(container, 'directory-changes-by-user', { user: owner, ...range }, pageOptions);
+        directoryOf.set(owner, directory);
+      }
+      const naming = (await directory).filter((r) => namesApp(r, appId));
+      if (naming.length > 0) out.push({ ip, owner, appId, access, directory: naming });
+    }
+  }
+  return out;
+}
+
+function appIdOf(row: Row): string | undefined {
+  const id = text(row, 'AppId') || text(row, 'ClientAppId');
+  return id === undefined || id === '' ? undefined : id.toLowerCase();
+}
+
+/** Does a directory change name this application id (object, targets, changed or extended properties)? */
+function namesApp(row: Row, appId: string): boolean {
+  const named = [row.ObjectId, row.Target, row.ModifiedProperties, row.ExtendedProperties];
+  return JSON.stringify(named).toLowerCase().includes(appId);
+}
+
+/** The mailbox a Set-Mailbox changed: the last segment of its ObjectId (`…/Org/alias`, `alias`, a UPN). */
+function mailboxOf(row: Row): string | undefined {
+  const id = text(row, 'ObjectId');
+  return id === undefined || id === '' ? undefined : (id.split(/[\\/]/).pop() ?? id).toLowerCase();
+}
+
+/** Set by an admin (UserType 2) on a mailbox that is not the admin's own. */
+function setOnAnotherMailbox(row: Row, user: string): boolean {
+  if (text(row, 'UserType') !== '2') return false;
+  const mailbox = mailboxOf(row);
+  return mailbox !== undefined && mailbox !== user && mailbox !== user.split('@')[0];
+}
+
 function internalDomains(user: string, tenant: TenantRows, options: HuntOptions): Set<string> {
   if (options.internalDomains !== undefined) {
     return new Set(options.internalDomains.map((d) => d.toLowerCase()));
@@ -600,6 +728,8 @@ const EVIDENCE_COLUMNS = [
   'userAgent',
   'inboxRuleName',
   'QueryText',
+  'subject',
+  'AppId',
   'mailAccessType',
   'OperationCount',
   'fileName',

@@ -7,10 +7,12 @@ import { toDocument, type AuditDocument } from '../../shared/writer/documents';
  * - alice: password-sprayed, then signs in from the spraying IP with BAV2ROPC, forwards her mail outside,
  *   searches for invoices, syncs her mailbox, downloads files and consents to an app (the attacker);
  * - tom: a traveller signing in from abroad, reading mail and downloading two files (benign);
- * - adam: an admin creating a legitimate inbox rule, internal mailbox forwarding and a role change (benign);
+ * - adam: an admin creating a legitimate inbox rule, internal mailbox forwarding, a role change and, on request,
+ *   forwarding erin's mailbox to a partner (benign);
  * - bob: a burst of failed sign-ins (a forgotten password), nothing else;
  * - carol: adds a credential to an application;
- * - dana: consents to the attacker's app, which reads her mail from the spraying IP (the second victim).
+ * - dana: consents to the attacker's app, which reads her mail from the spraying IP (the second victim), after
+ *   alice's mailbox sent a lure from the spraying IP.
  */
 
 export const TENANT = '6f1d2c3b-4a59-4e68-9d7c-8b9a0f1e2d3c';
@@ -69,8 +71,16 @@ function exchangeAdmin(
   });
 }
 
-function mailAccess(time: string, user: string, ip: string, type: string, count: number): AuditRecord {
+function mailAccess(
+  time: string,
+  user: string,
+  ip: string,
+  type: string,
+  count: number,
+  appId?: string,
+): AuditRecord {
   return base(time, user, 'MailItemsAccessed', ip, {
+    ...(appId === undefined ? {} : { AppId: appId, ClientAppId: appId }),
     RecordType: 50,
     Workload: 'Exchange',
     ResultStatus: 'Succeeded',
@@ -80,6 +90,15 @@ function mailAccess(time: string, user: string, ip: string, type: string, count:
       { Name: 'MailAccessType', Value: type },
       { Name: 'IsThrottled', Value: 'False' },
     ],
+  });
+}
+
+function send(time: string, user: string, ip: string, subject: string): AuditRecord {
+  return base(time, user, 'Send', ip, {
+    RecordType: 2,
+    Workload: 'Exchange',
+    ResultStatus: 'Succeeded',
+    Item: { Subject: subject, ParentFolder: { Path: '\\Sent Items' } },
   });
 }
 
@@ -122,7 +141,7 @@ const ADAM = 'adam.admin@contoso.com';
 const BOB = 'bob@contoso.com';
 const CAROL = 'carol@contoso.com';
 const DANA = 'dana@contoso.com';
-const APP = 'a1b2c3d4-0000-4000-8000-00000000c0de';
+export const APP = 'a1b2c3d4-0000-4000-8000-00000000c0de';
 const OTHER_APP = 'b2c3d4e5-0000-4000-8000-00000000ca11';
 
 export function tenantRecords(): { contentType: ContentType; record: AuditRecord }[] {
@@ -190,7 +209,10 @@ export function tenantRecords(): { contentType: ContentType; record: AuditRecord
     ...['03:20', '03:35', '03:50'].map((t) => mailAccess(`2026-11-21T${t}:00`, ALICE, SPRAY_IP, 'Sync', 300)),
     mailAccess('2026-11-21T09:05:00', ALICE, ALICE_HOME, 'Bind', 5),
     mailAccess('2026-11-21T08:10:00', TOM, TOM_ABROAD, 'Bind', 12),
-    mailAccess('2026-11-21T13:00:00', DANA, SPRAY_IP, 'Bind', 30),
+    mailAccess('2026-11-21T13:00:00', DANA, SPRAY_IP, 'Bind', 30, APP),
+    // The lure from alice's mailbox, and an ordinary mail of hers from home.
+    send('2026-11-21T04:10:00', ALICE, SPRAY_IP, 'Invoice approval needed today'),
+    send('2026-11-21T09:10:00', ALICE, ALICE_HOME, 'Lunch?'),
     mailAccess('2026-11-22T08:10:00', TOM, TOM_ABROAD, 'Sync', 40),
     // Adam's legitimate rule: invoices to the finance team (internal), kept in a folder.
     exchangeAdmin(
@@ -210,6 +232,18 @@ export function tenantRecords(): { contentType: ContentType; record: AuditRecord
       ['Identity', 'shared-finance'],
       ['ForwardingSmtpAddress', 'SMTP:finance@contoso.com'],
     ]),
+    // Erin's mail to a partner, set by the admin on request: an admin change, not a takeover.
+    {
+      ...exchangeAdmin(
+        '2026-11-21T10:11:00',
+        ADAM,
+        'Set-Mailbox',
+        '198.51.100.30',
+        'EURPR01A001.prod.outlook.com/Microsoft Exchange Hosted Organizations/contoso.onmicrosoft.com/erin',
+        [['ForwardingSmtpAddress', 'smtp:erin@partner.example']],
+      ),
+      UserType: 2,
+    },
     // A Set-Mailbox without forwarding: not forwarding.
     exchangeAdmin('2026-11-21T10:12:00', ADAM, 'Set-Mailbox', '198.51.100.30', 'shared-finance', [
       ['Identity', 'shared-finance'],

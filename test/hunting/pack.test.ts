@@ -20,7 +20,7 @@ import {
 } from '../../shared/hunting/rows';
 import { ensureCosmosContainer } from '../../shared/writer/cosmosContainer';
 import { RecordingLogger } from '../writer/helpers';
-import { ALICE_HOME, RANGE, SPRAY_IP, TOM_ABROAD, tenantDocuments } from './fixtures';
+import { ALICE_HOME, APP, RANGE, SPRAY_IP, TOM_ABROAD, tenantDocuments } from './fixtures';
 
 let cosmos: CosmosHandle;
 let client: CosmosClient;
@@ -120,7 +120,14 @@ const CASES: Record<string, { params: Record<string, unknown>; check: (rows: Row
       expect(rows.map((r) => [r.user, r.ObjectId, forwardTargets(r), r.deliverToMailboxAndForward])).toEqual([
         [ALICE, 'alice', ['drop@evil.example'], true],
         ['adam.admin@contoso.com', 'shared-finance', ['finance@contoso.com'], undefined],
+        [
+          'adam.admin@contoso.com',
+          'EURPR01A001.prod.outlook.com/Microsoft Exchange Hosted Organizations/contoso.onmicrosoft.com/erin',
+          ['erin@partner.example'],
+          undefined,
+        ],
       ]);
+      expect(rows.map((r) => r.UserType)).toEqual([undefined, undefined, 2]);
     },
   },
   'forwarding-to-address': {
@@ -187,7 +194,37 @@ const CASES: Record<string, { params: Record<string, unknown>; check: (rows: Row
       expect(new Set(rows.map((r) => r.Workload))).toEqual(
         new Set(['AzureActiveDirectory', 'Exchange', 'OneDrive']),
       );
-      expect(rows).toHaveLength(3 + 1 + 1 + 1 + 1 + 4 + 3);
+      expect(rows).toHaveLength(3 + 1 + 1 + 1 + 1 + 4 + 2 + 3);
+    },
+  },
+  'mail-sent': {
+    params: { user: ALICE, ...p },
+    check: (rows) => {
+      expect(rows.map((r) => [r.Operation, r.clientIp, r.subject])).toEqual([
+        ['Send', SPRAY_IP, 'Invoice approval needed today'],
+        ['Send', ALICE_HOME, 'Lunch?'],
+      ]);
+    },
+  },
+  'mail-access-from-ip': {
+    params: { ip: SPRAY_IP, ...p },
+    check: (rows) => {
+      // Alice's own session and the app reading Dana's mailbox, which names itself.
+      expect(rows.map((r) => [r.user, r.AppId ?? null])).toEqual([
+        [ALICE, null],
+        [ALICE, null],
+        [ALICE, null],
+        ['dana@contoso.com', APP],
+      ]);
+    },
+  },
+  'directory-changes-by-user': {
+    params: { user: 'dana@contoso.com', ...p },
+    check: (rows) => {
+      expect(rows.map((r) => [r.Operation, r.ObjectId, r.clientIp])).toEqual([
+        ['Consent to application.', APP, '198.51.100.50'],
+      ]);
+      expect(rows.every((r) => typeof r.Id === 'string')).toBe(true);
     },
   },
 };
@@ -247,8 +284,9 @@ describe('investigate and hunt', () => {
     const report = await investigate(container, 'Alice.Adams@contoso.com', RANGE);
     expect(report.verdict).toBe('attacker-like');
     const rules = report.findings.map((f) => `${f.severity} ${f.rule}`);
-    expect(rules.slice(0, 3).sort()).toEqual([
+    expect(rules.slice(0, 4).sort()).toEqual([
       'high activity-from-spraying-ip',
+      'high attacker-ip-app-access',
       'high new-ip-then-abuse',
       'high signin-from-spraying-ip',
     ]);
@@ -275,7 +313,16 @@ describe('investigate and hunt', () => {
       'FileDownloaded',
       'FileDownloaded',
       'FileDownloaded',
+      'Send',
       'Consent to application.',
+    ]);
+    expect(chain.title).toContain('1 mail(s) sent from that IP');
+    // The pivot: the spraying IP read Dana's mailbox through the app she consented to.
+    const pivot = report.findings.find((f) => f.rule === 'attacker-ip-app-access')!;
+    expect(pivot.title).toContain(`dana@contoso.com's mailbox from ${SPRAY_IP} by application ${APP}`);
+    expect(pivot.evidence.map((r) => `${String(r.user)} ${String(r.Operation)}`)).toEqual([
+      'dana@contoso.com Consent to application.',
+      'dana@contoso.com MailItemsAccessed',
     ]);
     // Her own sign-in from home and her ordinary mail reading are not evidence.
     const evidence = report.findings.flatMap((f) => f.evidence);
@@ -324,9 +371,15 @@ describe('investigate and hunt', () => {
       'carol@contoso.com': 'worth a look',
       'dana@contoso.com': 'attacker-like',
     });
-    // The admin's rule forwards inside the organisation: no forwarding finding, only the role change.
+    // The admin's rule forwards inside the organisation: no forwarding finding. Erin's mailbox forwarded to
+    // a partner by him is an admin change, context only; with the role change it would otherwise make two
+    // medium rules and an attacker-like verdict.
     const adam = await investigate(container, 'adam.admin@contoso.com', RANGE);
-    expect(adam.findings.map((f) => f.rule)).toEqual(['admin-role-change']);
+    expect(adam.findings.map((f) => `${f.severity} ${f.rule}`)).toEqual([
+      'medium admin-role-change',
+      'info admin-mailbox-forwarding',
+    ]);
+    expect(adam.findings[1]!.why).toContain('erin');
     expect(result.skipped).toEqual([]);
   });
 });

@@ -3,7 +3,7 @@
 -- fields: Operation, CreationTime, user, clientIp, ObjectId, ModifiedProperties, Parameters
 -- params: @from @to
 -- scope: tenant
-SELECT c.CreationTime, c.user, c.Operation, c.clientIp, c.ResultStatus, c.ObjectId, c.ModifiedProperties, c.Parameters
+SELECT c.Id, c.CreationTime, c.user, c.Operation, c.clientIp, c.ResultStatus, c.ObjectId, c.ModifiedProperties, c.Parameters
 FROM c
 WHERE c.Operation IN (
     'Add member to role.',

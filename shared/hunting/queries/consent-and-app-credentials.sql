@@ -3,7 +3,7 @@
 -- fields: Operation, CreationTime, user, clientIp, ObjectId, Target, ModifiedProperties
 -- params: @from @to
 -- scope: tenant
-SELECT c.CreationTime, c.user, c.Operation, c.clientIp, c.ResultStatus, c.ObjectId, c.Target, c.ModifiedProperties
+SELECT c.Id, c.CreationTime, c.user, c.Operation, c.clientIp, c.ResultStatus, c.ObjectId, c.Target, c.ModifiedProperties
 FROM c
 WHERE c.Operation IN (
     'Consent to application.',

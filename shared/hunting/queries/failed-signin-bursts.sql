@@ -11,7 +11,7 @@ WHERE c.Operation = 'UserLoginFailed'
   AND c.CreationTime >= @from AND c.CreationTime < @to
 GROUP BY c.user, SUBSTRING(c.CreationTime, 0, 13)
 -- runner:
-SELECT c.CreationTime, c.user, c.Operation, c.clientIp, c.errorNumber, c.logonError, c.userAgent
+SELECT c.Id, c.CreationTime, c.user, c.Operation, c.clientIp, c.errorNumber, c.logonError, c.userAgent
 FROM c
 WHERE c.Operation = 'UserLoginFailed'
   AND c.CreationTime >= @from AND c.CreationTime < @to

@@ -3,7 +3,7 @@
 -- fields: forwardTo, redirectTo, forwardAsAttachmentTo, forwardingSmtpAddress, forwardingAddress, CreationTime, user, Operation, clientIp
 -- params: @address @from @to
 -- scope: tenant
-SELECT c.CreationTime, c.user, c.Operation, c.clientIp, c.ObjectId, c.inboxRuleName, c.forwardTo, c.redirectTo,
+SELECT c.Id, c.CreationTime, c.user, c.Operation, c.clientIp, c.ObjectId, c.inboxRuleName, c.forwardTo, c.redirectTo,
   c.forwardAsAttachmentTo, c.forwardingSmtpAddress, c.forwardingAddress
 FROM c
 WHERE (CONTAINS(LOWER(c.forwardTo), @address)

@@ -3,7 +3,7 @@
 -- fields: Operation, CreationTime, user, clientIp, inboxRuleName, forwardTo, redirectTo, forwardAsAttachmentTo, ObjectId, Parameters
 -- params: @from @to
 -- scope: tenant
-SELECT c.CreationTime, c.user, c.Operation, c.clientIp, c.inboxRuleName, c.forwardTo, c.redirectTo,
+SELECT c.Id, c.CreationTime, c.user, c.Operation, c.clientIp, c.inboxRuleName, c.forwardTo, c.redirectTo,
   c.forwardAsAttachmentTo, c.ObjectId, c.Parameters
 FROM c
 WHERE c.Operation IN ('New-InboxRule', 'Set-InboxRule', 'Enable-InboxRule', 'UpdateInboxRules')

@@ -3,7 +3,7 @@
 -- fields: Operation, CreationTime, userAgent, user, clientIp, ResultStatus, errorNumber
 -- params: @from @to
 -- scope: tenant
-SELECT c.CreationTime, c.user, c.Operation, c.clientIp, c.userAgent, c.ResultStatus, c.errorNumber
+SELECT c.Id, c.CreationTime, c.user, c.Operation, c.clientIp, c.userAgent, c.ResultStatus, c.errorNumber
 FROM c
 WHERE c.Operation IN ('UserLoggedIn', 'UserLoginFailed')
   AND CONTAINS(c.userAgent, 'BAV2ROPC')

@@ -13,7 +13,7 @@ WHERE c.user = @user
   AND c.CreationTime >= @from AND c.CreationTime < @to
 GROUP BY SUBSTRING(c.CreationTime, 0, 13), c.clientIp, c.mailAccessType
 -- runner:
-SELECT c.CreationTime, c.user, c.Operation, c.clientIp, c.mailAccessType, c.OperationCount
+SELECT c.Id, c.CreationTime, c.user, c.Operation, c.clientIp, c.mailAccessType, c.OperationCount
 FROM c
 WHERE c.user = @user
   AND c.Operation = 'MailItemsAccessed'

@@ -11,7 +11,7 @@ WHERE c.Operation = 'UserLoginFailed'
   AND c.CreationTime >= @from AND c.CreationTime < @to
 GROUP BY c.clientIp, c.user
 -- runner:
-SELECT c.CreationTime, c.clientIp, c.user, c.Operation, c.ResultStatus, c.errorNumber
+SELECT c.Id, c.CreationTime, c.clientIp, c.user, c.Operation, c.ResultStatus, c.errorNumber
 FROM c
 WHERE c.Operation IN ('UserLoginFailed', 'UserLoggedIn')
   AND c.CreationTime >= @from AND c.CreationTime < @to

@@ -3,7 +3,7 @@
 -- fields: Operation, CreationTime, QueryText, user, clientIp
 -- params: @from @to
 -- scope: tenant
-SELECT c.CreationTime, c.user, c.Operation, c.clientIp, c.QueryText
+SELECT c.Id, c.CreationTime, c.user, c.Operation, c.clientIp, c.QueryText
 FROM c
 WHERE c.Operation IN ('SearchQueryInitiatedExchange', 'SearchQueryInitiatedSharePoint')
   AND (CONTAINS(LOWER(c.QueryText), 'invoice')

@@ -12,7 +12,7 @@ WHERE c.user = @user
   AND c.CreationTime >= @from AND c.CreationTime < @to
 GROUP BY c.clientIp
 -- runner:
-SELECT c.CreationTime, c.user, c.Operation, c.clientIp, c.userAgent, c.ResultStatus, c.errorNumber, c.logonError
+SELECT c.Id, c.CreationTime, c.user, c.Operation, c.clientIp, c.userAgent, c.ResultStatus, c.errorNumber, c.logonError
 FROM c
 WHERE c.user = @user
   AND c.Operation IN ('UserLoggedIn', 'UserLoginFailed')

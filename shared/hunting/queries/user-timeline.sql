@@ -3,7 +3,7 @@
 -- fields: user, CreationTime, Operation, Workload, ResultStatus, clientIp, userAgent, ObjectId, inboxRuleName, forwardTo, redirectTo, forwardingSmtpAddress, mailAccessType, fileName, siteUrl, QueryText, contentType
 -- params: @user @from @to
 -- scope: user
-SELECT c.CreationTime, c.user, c.Operation, c.Workload, c.contentType, c.ResultStatus, c.clientIp, c.userAgent,
+SELECT c.Id, c.CreationTime, c.user, c.Operation, c.Workload, c.contentType, c.ResultStatus, c.clientIp, c.userAgent,
   c.ObjectId, c.inboxRuleName, c.forwardTo, c.redirectTo, c.forwardingSmtpAddress, c.mailAccessType,
   c.OperationCount, c.fileName, c.siteUrl, c.QueryText
 FROM c
