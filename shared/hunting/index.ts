@@ -234,7 +234,7 @@ async function tenantRows(container: Container, range: TimeRange, options: HuntO
  *   hides mail, payment searches, a MailItemsAccessed burst), bulk downloads, a consent grant or app
  *   credential, or an admin role change → high (downloads and mail sent from that IP and, with ipCountry,
  *   whether its country is new are added as context). An action taken from another new or spraying IP
- *   belongs to that IP's sign-in, not to this one;
+ *   belongs to that IP's sign-in, not to this one, and one from an IP known before the range is the owner's;
  * - a successful sign-in from an IP that sprayed passwords at ≥ sprayUsers accounts (evidence: every failed
  *   sign-in of that IP, against any account, and this account's successes from it), or the account's mail,
  *   files, mail sending or admin actions used from such an IP → high;
@@ -247,7 +247,9 @@ async function tenantRows(container: Container, range: TimeRange, options: HuntO
  *   failed-sign-in bursts on their own → medium;
  * - an admin (UserType 2) forwarding another mailbox outside (Set-Mailbox) → info only (an admin change);
  * - new IPs with nothing suspicious after them (travel, a new phone) → info only.
- * Verdict: attacker-like with any high finding or two different medium rules; worth a look with one.
+ * Verdict: attacker-like with any high finding, or two different medium rules each with evidence from
+ * somewhere other than the account's usual address (known before the range; without a baseline, the one
+ * most of its sign-ins in the range come from); worth a look with any medium finding.
  */
 export async function investigate(
   container: Container,
@@ -463,9 +465,10 @@ async function investigateWith(
 
   // High: a new IP followed by post-compromise actions (or actions from that same IP).
   const followMs = d.followHours * 3_600_000;
-  // An action from another new or spraying IP belongs to that IP's sign-in, not to this one: the owner's own
-  // new address (a new phone, a short baseline) is not made the attacker's by actions taken from elsewhere.
-  const attributable = new Set([...newIpSignIns.map((r) => text(r, 'clientIp')), ...sprayIps]);
+  // An action from another new or spraying IP belongs to that IP's sign-in, not to this one, and one from an
+  // IP the account used before the range is the owner's: a new address of the owner's (a new phone, a short
+  // baseline) is not made the attacker's by actions taken from elsewhere.
+  const attributable = new Set([...newIpSignIns.map((r) => text(r, 'clientIp')), ...sprayIps, ...knownIps]);
   for (const signIn of newIpSignIns) {
     const ip = text(signIn, 'clientIp') as string;
     const t = timeOf(signIn);
@@ -551,14 +554,36 @@ async function investigateWith(
 
   const order: Record<Severity, number> = { high: 0, medium: 1, info: 2 };
   findings.sort((a, b) => order[a.severity] - order[b.severity]);
-  return { user, range: { from, to }, verdict: verdictOf(findings), findings, signIns: summaries, notes };
+  // The account's usual addresses: known before the range, or (no baseline) the one most of its successful
+  // sign-ins in the range come from. Two kinds of medium finding taken only from there look like the owner's
+  // own doing (an admin's routine changes), not an intruder's.
+  const perIp = groupBy(successes, (r) => text(r, 'clientIp'));
+  const usual = new Set<string>([
+    ...[...knownIps].filter((ip): ip is string => ip !== undefined),
+    ...[...perIp]
+      .filter(([, rows]) => rows.length >= 3 && rows.length * 2 >= successes.length)
+      .map(([ip]) => ip),
+  ]);
+  return {
+    user,
+    range: { from, to },
+    verdict: verdictOf(findings, usual),
+    findings,
+    signIns: summaries,
+    notes,
+  };
 }
 
-function verdictOf(findings: Finding[]): Verdict {
+function verdictOf(findings: Finding[], usual: Set<string>): Verdict {
   if (findings.some((f) => f.severity === 'high')) return 'attacker-like';
   const medium = new Set(findings.filter((f) => f.severity === 'medium').map((f) => f.rule));
-  if (medium.size >= 2) return 'attacker-like';
-  return medium.size === 1 ? 'worth a look' : 'nothing attacker-like';
+  const fromElsewhere = new Set(
+    findings
+      .filter((f) => f.severity === 'medium' && f.evidence.some((r) => !usual.has(text(r, 'clientIp') ?? '')))
+      .map((f) => f.rule),
+  );
+  if (fromElsewhere.size >= 2) return 'attacker-like';
+  return medium.size > 0 ? 'worth a look' : 'nothing attacker-like';
 }
 
 export interface HuntResult {

@@ -11,6 +11,8 @@ import { toDocument, type AuditDocument } from '../../shared/writer/documents';
  *   forwarding erin's mailbox to a partner (benign);
  * - bob: a burst of failed sign-ins (a forgotten password), nothing else;
  * - carol: adds a credential to an application;
+ * - fiona: an admin with no sign-ins before the range who, from her desk (where she always signs in), adds a
+ *   role member and forwards her own mailbox to her address at a partner (benign: the owner's own doing);
  * - dana: consents to the attacker's app, which reads her mail from the spraying IP (the second victim), after
  *   alice's mailbox sent a lure from the spraying IP.
  */
@@ -141,6 +143,8 @@ const ADAM = 'adam.admin@contoso.com';
 const BOB = 'bob@contoso.com';
 const CAROL = 'carol@contoso.com';
 const DANA = 'dana@contoso.com';
+const FIONA = 'fiona@contoso.com';
+const FIONA_DESK = '198.51.100.70';
 export const APP = 'a1b2c3d4-0000-4000-8000-00000000c0de';
 const OTHER_APP = 'b2c3d4e5-0000-4000-8000-00000000ca11';
 
@@ -163,6 +167,16 @@ export function tenantRecords(): { contentType: ContentType; record: AuditRecord
     signIn('2026-11-22T08:00:00', TOM, TOM_ABROAD, true),
     // Adam at his desk.
     signIn('2026-11-21T10:00:00', ADAM, '198.51.100.30', true),
+    // Fiona at her desk, all day; no history before the range.
+    ...['07:00', '11:00', '15:00'].map((t) => signIn(`2026-11-21T${t}:00`, FIONA, FIONA_DESK, true)),
+    directory(
+      '2026-11-21T11:30:00',
+      FIONA,
+      'Add member to role.',
+      'gus@contoso.com',
+      FIONA_DESK,
+      'Reports Reader',
+    ),
     // Bob forgot his password: 11 failures in one hour from home.
     ...Array.from({ length: 11 }, (_, i) =>
       signIn(`2026-11-21T06:${String(i * 3).padStart(2, '0')}:00`, BOB, '198.51.100.40', false),
@@ -244,6 +258,10 @@ export function tenantRecords(): { contentType: ContentType; record: AuditRecord
       ),
       UserType: 2,
     },
+    exchangeAdmin('2026-11-21T15:10:00', FIONA, 'Set-Mailbox', FIONA_DESK, 'fiona', [
+      ['Identity', 'fiona'],
+      ['ForwardingSmtpAddress', 'smtp:fiona@partner.example'],
+    ]),
     // A Set-Mailbox without forwarding: not forwarding.
     exchangeAdmin('2026-11-21T10:12:00', ADAM, 'Set-Mailbox', '198.51.100.30', 'shared-finance', [
       ['Identity', 'shared-finance'],

@@ -126,8 +126,9 @@ const CASES: Record<string, { params: Record<string, unknown>; check: (rows: Row
           ['erin@partner.example'],
           undefined,
         ],
+        ['fiona@contoso.com', 'fiona', ['fiona@partner.example'], undefined],
       ]);
-      expect(rows.map((r) => r.UserType)).toEqual([undefined, undefined, 2]);
+      expect(rows.map((r) => r.UserType)).toEqual([undefined, undefined, 2, undefined]);
     },
   },
   'forwarding-to-address': {
@@ -183,6 +184,7 @@ const CASES: Record<string, { params: Record<string, unknown>; check: (rows: Row
     check: (rows) => {
       expect(rows.map((r) => [r.user, r.Operation, r.ObjectId])).toEqual([
         ['adam.admin@contoso.com', 'Add member to role.', 'dave@contoso.com'],
+        ['fiona@contoso.com', 'Add member to role.', 'gus@contoso.com'],
       ]);
     },
   },
@@ -370,6 +372,8 @@ describe('investigate and hunt', () => {
       'adam.admin@contoso.com': 'worth a look',
       'carol@contoso.com': 'worth a look',
       'dana@contoso.com': 'attacker-like',
+      // Two medium rules, but both from the address she always signs in from: her own doing.
+      'fiona@contoso.com': 'worth a look',
     });
     // The admin's rule forwards inside the organisation: no forwarding finding. Erin's mailbox forwarded to
     // a partner by him is an admin change, context only; with the role change it would otherwise make two
@@ -380,6 +384,12 @@ describe('investigate and hunt', () => {
       'info admin-mailbox-forwarding',
     ]);
     expect(adam.findings[1]!.why).toContain('erin');
+    const fiona = await investigate(container, 'fiona@contoso.com', RANGE);
+    expect(fiona.findings.map((f) => `${f.severity} ${f.rule}`).sort()).toEqual([
+      'medium admin-role-change',
+      'medium external-mailbox-forwarding',
+    ]);
+    expect(fiona.verdict).toBe('worth a look');
     expect(result.skipped).toEqual([]);
   });
 });
