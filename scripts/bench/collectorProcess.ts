@@ -12,6 +12,8 @@ import { CollectorRuntime } from '../../shared/runtime';
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  // Before any collection: what the process costs with its modules loaded, so tests can bound the growth.
+  const startRssBytes = process.memoryUsage().rss;
   const runtime = new CollectorRuntime(config, silentLogger);
   const maxPasses = Number(process.env.COLLECTOR_MAX_PASSES ?? 1000);
   const started = Date.now();
@@ -67,6 +69,7 @@ async function main(): Promise<void> {
       cpuMs: Math.round((cpu.user + cpu.system) / 1000),
       // resourceUsage().maxRSS is in kilobytes.
       maxRssBytes: process.resourceUsage().maxRSS * 1024,
+      startRssBytes,
     })}\n`,
   );
 }

@@ -9,7 +9,8 @@ import { countIds, startCollectorStack, type CollectorStack } from '../helpers/s
 
 const TENANT = '2b8d4f60-1a3c-4e5f-9a7b-6c8d0e2f4a61';
 const HOUR = 3_600_000;
-const BLOB_BYTES = 48_000_000;
+const BLOB_BYTES = 144_000_000;
+const mib = (n: unknown): number => Math.round((n as number) / 1048576);
 
 describe('collector memory with a very large content blob', () => {
   let stack: CollectorStack;
@@ -52,7 +53,10 @@ describe('collector memory with a very large content blob', () => {
     );
     const received = countIds(await stack.drain());
     expect(new Set(received.keys())).toEqual(expected);
-    // The blob's bytes never sat in the process at once.
-    expect(done.maxRssBytes as number).toBeLessThan(BLOB_BYTES * 4);
+    // The blob's bytes never sat in the process at once: the peak's growth over the process's start-up
+    // size (modules, SDKs) is the streaming heap (~65 MiB here, whatever the blob's size), far under the
+    // blob itself; a body held whole adds at least the blob on top.
+    process.stdout.write(`memory: start RSS ${mib(done.startRssBytes)} MiB, peak ${mib(done.maxRssBytes)} MiB\n`);
+    expect((done.maxRssBytes as number) - (done.startRssBytes as number)).toBeLessThan(BLOB_BYTES);
   }, 180_000);
 });
