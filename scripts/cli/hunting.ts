@@ -1,5 +1,5 @@
 import type { Command, Io, Progress } from '../cli';
-import { flagValue, isoTime, parseFlags, UsageError, type Parsed } from './args';
+import { flagValue, isoTime, parseFlags, UsageError, wholeNumber, type Parsed } from './args';
 import { COSMOS_FLAGS, COSMOS_FLAGS_USAGE, cosmosOptions, withContainer } from './cosmos';
 import type { Row } from './format';
 import {
@@ -104,6 +104,8 @@ prints one row per finding of the accounts that look compromised (then one per a
 flagged). --format json prints the pack's whole result (findings with their evidence rows).
 
 ${RANGE_USAGE}
+  --max-accounts N   investigate at most N of the accounts the queries name (default 50); the others are
+                     listed on stderr so that none is left out silently
 ${COSMOS_FLAGS_USAGE}`;
 
 export const huntCommand: Command = {
@@ -111,16 +113,28 @@ export const huntCommand: Command = {
   summary: 'every hunting query over a window: one row per finding (hunting pack)',
   usage: HUNT_USAGE,
   async run(argv: readonly string[], io: Io) {
-    const p = parseFlags(argv, [...COSMOS_FLAGS, ...RANGE_FLAGS]);
+    const p = parseFlags(argv, [...COSMOS_FLAGS, ...RANGE_FLAGS, { name: 'max-accounts', value: 'N' }]);
     if (p.help) {
       io.out(`${HUNT_USAGE}\n`);
       return 0;
     }
     noPositionals(p);
     const window = range(p, io.now());
+    const maxFlag = flagValue(p, 'max-accounts');
+    const maxAccounts = maxFlag === undefined ? undefined : wholeNumber('max-accounts', maxFlag);
     const o = cosmosOptions(p, io);
     return withContainer(io, 'hunt', o, async (c, progress) => {
-      const result = await hunt(c, window, onPage(progress));
+      const result = await hunt(c, window, {
+        ...onPage(progress),
+        ...(maxAccounts !== undefined ? { maxAccounts } : {}),
+      });
+      if (result.skipped.length > 0) {
+        io.err(
+          `hunt: ${result.skipped.length} more account(s) named by the queries were not investigated ` +
+            `(--max-accounts ${maxAccounts ?? 50}): ${result.skipped.join(', ')}. Raise --max-accounts or run ` +
+            `auditfeed investigate --user <upn> on them.\n`,
+        );
+      }
       const flagged = new Set(result.flagged.map((r) => r.user));
       const rows: Row[] = [
         ...result.flagged.flatMap(findingRows),

@@ -9,6 +9,9 @@ import {
   type AzuriteHandle,
   type CosmosHandle,
 } from '../../scripts/local/services';
+import { ensureCosmosContainer } from '../../shared/writer/cosmosContainer';
+import { RANGE, tenantDocuments } from '../hunting/fixtures';
+import { RecordingLogger } from '../writer/helpers';
 
 /**
  * The built `auditfeed` CLI (dist/scripts/cli/main.js; jest's global setup compiles dist/) against a
@@ -110,6 +113,13 @@ beforeAll(async () => {
       partitionKey: { paths: ['/pk'] },
     });
     for (const d of DOCS) await container.items.create(d);
+    // The hunting pack's seeded tenant, in a container of the writer's own shape, for hunt's own options.
+    const hunting = await ensureCosmosContainer(
+      client,
+      { database: 'auditfeed', container: 'hunting', retentionDays: 180 },
+      new RecordingLogger(),
+    );
+    for (const doc of tenantDocuments()) await hunting.items.upsert(doc);
   } finally {
     client.dispose();
   }
@@ -408,5 +418,36 @@ describe('timeline, hunt, investigate', () => {
     expect(i.stdout).toContain('Verdict: nothing attacker-like');
     const csv = await cli(['investigate', '--user', 'alice@contoso.com', ...window, '--format', 'csv']);
     expect(csv.code).toBe(0);
+  });
+
+  it('hunt --max-accounts names on stderr every account it did not investigate', async () => {
+    const args = [
+      'hunt',
+      '--container',
+      'hunting',
+      '--from',
+      RANGE.from,
+      '--to',
+      RANGE.to,
+      '--format',
+      'json',
+    ];
+    const all = await cli(args);
+    expect(all.code).toBe(0);
+    const everyone = (JSON.parse(all.stdout) as { reviewed: { user: string }[] }).reviewed.map((r) => r.user);
+    expect(everyone.length).toBeGreaterThan(2);
+    expect(all.stderr).not.toContain('not investigated');
+
+    const two = await cli([...args, '--max-accounts', '2']);
+    expect(two.code).toBe(0);
+    const result = JSON.parse(two.stdout) as { reviewed: { user: string }[]; skipped: string[] };
+    expect(result.reviewed.map((r) => r.user)).toEqual(everyone.slice(0, 2));
+    expect(result.skipped).toEqual(everyone.slice(2));
+    expect(two.stderr).toContain(
+      `hunt: ${everyone.length - 2} more account(s) named by the queries were not investigated (--max-accounts 2): ${everyone.slice(2).join(', ')}.`,
+    );
+    const zero = await cli([...args, '--max-accounts', '0']);
+    expect(zero.code).toBe(2);
+    expect(zero.stderr).toMatch(/--max-accounts/);
   });
 });
