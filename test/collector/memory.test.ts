@@ -56,7 +56,9 @@ describe('collector memory with a very large content blob', () => {
     // The blob's bytes never sat in the process at once: the peak's growth over the process's start-up
     // size (modules, SDKs) is the streaming heap (~65 MiB here, whatever the blob's size), far under the
     // blob itself; a body held whole adds at least the blob on top.
-    process.stdout.write(`memory: start RSS ${mib(done.startRssBytes)} MiB, peak ${mib(done.maxRssBytes)} MiB\n`);
+    process.stdout.write(
+      `memory: start RSS ${mib(done.startRssBytes)} MiB, peak ${mib(done.maxRssBytes)} MiB\n`,
+    );
     expect((done.maxRssBytes as number) - (done.startRssBytes as number)).toBeLessThan(BLOB_BYTES);
   }, 180_000);
 });
