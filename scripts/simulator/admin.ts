@@ -4,6 +4,9 @@ import type { SimClock } from './clock';
 import type { FaultRegistry, RandomFaultOptions } from './faults';
 import { json } from './http';
 import type { SimResponse } from './http';
+import type { LatencySpec } from './latency';
+import { RATE_WINDOW_MS } from './ratelimit';
+import type { LatencyControl, RateLimitControl } from './server';
 import { attackOf } from './truth';
 import type { GroundTruth, TruthFilter } from './truth';
 import type { Subscriptions } from './subscriptions';
@@ -13,6 +16,8 @@ export interface AdminDeps {
   faults: FaultRegistry;
   clock: SimClock;
   subscriptions: Subscriptions;
+  latency: LatencyControl;
+  rateLimits: RateLimitControl;
   info: () => Record<string, unknown>;
 }
 
@@ -135,6 +140,34 @@ export function handleAdmin(
         if (typeof b.advanceMs === 'number') d.clock.advance(b.advanceMs);
       }
       if (method === 'POST' || method === 'GET') return json(200, { now: d.clock.now().toISOString() });
+    }
+    if (path === 'latency') {
+      if (method === 'POST') {
+        const b = parseJson(body);
+        if (!('latencyMs' in b))
+          throw new Error('body must be { "latencyMs": [min, max] | { route: [min, max] } | null }');
+        d.latency.set(b.latencyMs as LatencySpec | null);
+      }
+      if (method === 'DELETE') d.latency.set(null);
+      if (method === 'POST' || method === 'GET' || method === 'DELETE') {
+        return json(200, { latencyMs: d.latency.get() });
+      }
+    }
+    if (path === 'rate-limits') {
+      if (method === 'GET') {
+        const tenants = d.rateLimits.stats(q.get('tenantId') ?? undefined);
+        const sum = (k: 'requests' | 'throttled'): number => tenants.reduce((n, t) => n + t[k], 0);
+        return json(200, {
+          windowMs: RATE_WINDOW_MS,
+          requests: sum('requests'),
+          throttled: sum('throttled'),
+          tenants,
+        });
+      }
+      if (method === 'DELETE') {
+        d.rateLimits.reset();
+        return json(200, { cleared: true });
+      }
     }
     if (path === 'subscriptions') {
       if (method === 'GET') {

@@ -7,6 +7,7 @@ import type { BlobMeta, ContentStore } from './content';
 import { JSON_TYPE, afError, json } from './http';
 import type { SimResponse } from './http';
 import { decodePageToken, listPage } from './listing';
+import type { RateLimiter } from './ratelimit';
 import type { ResolvedScenario } from './scenario';
 import type { Subscriptions } from './subscriptions';
 import { DAY, HOUR, parseApiTime } from './time';
@@ -68,28 +69,6 @@ export function encodeContentId(contentId: string): string {
 
 export function apiRoot(baseUrl: string, tenantId: string): string {
   return `${baseUrl}/api/v1.0/${tenantId}/activity/feed`;
-}
-
-/** Per-tenant request budget over a sliding minute of wall time (a frozen simulator clock never refills). */
-export class RateLimiter {
-  private readonly hits = new Map<string, number[]>();
-
-  constructor(private readonly limitFor: (tenantId: string) => number | undefined) {}
-
-  take(tenantId: string): boolean {
-    const limit = this.limitFor(tenantId);
-    if (limit === undefined) return true;
-    const now = Date.now();
-    const list = this.hits.get(tenantId) ?? [];
-    while (list.length > 0 && (list[0] as number) <= now - 60_000) list.shift();
-    if (list.length >= limit) {
-      this.hits.set(tenantId, list);
-      return false;
-    }
-    list.push(now);
-    this.hits.set(tenantId, list);
-    return true;
-  }
 }
 
 function unauthorized(reason: string): SimResponse {

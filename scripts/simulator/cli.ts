@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { resolveLatency } from './latency';
 import { Rng } from './rng';
 import { loadScenarioFile } from './scenario';
 import type { ScenarioSpec } from './scenario';
@@ -16,6 +17,8 @@ export interface CliOptions {
   tenants: number;
   frozen: boolean;
   clock?: string;
+  /** --latency-ms: network latency of content listing and blob requests, overriding the scenario's. */
+  latencyMs?: [number, number];
   /** Print the usage and exit. */
   help?: boolean;
 }
@@ -32,6 +35,10 @@ secrets), tenants, the managed-identity endpoint and, with --tls, caPemPath. Ctr
   --tenants N       tenants of the default scenario (default 1)
   --clock ISO       the simulated clock's start (default: now)
   --frozen          the clock stands still (tests)
+  --latency-ms MIN[,MAX]
+                    wait MIN to MAX ms (wall time, seeded per request) before answering each content
+                    listing and blob request (overrides the scenario's latencyMs; change it while
+                    running with POST /_sim/latency)
   --help            this text`;
 
 export const USAGE_HINT = 'run with --help for the options';
@@ -57,6 +64,7 @@ export function parseArgs(argv: string[]): CliOptions {
     else if (a === '--tenants') o.tenants = Number(value());
     else if (a === '--clock') o.clock = value();
     else if (a === '--frozen') o.frozen = true;
+    else if (a === '--latency-ms') o.latencyMs = latencyArg(value());
     else if (a === '--help' || a === '-h') o.help = true;
     else throw new UsageError(`unknown argument ${a}`);
   }
@@ -68,15 +76,30 @@ export function parseArgs(argv: string[]): CliOptions {
   return o;
 }
 
+/** `MIN[,MAX]` milliseconds, validated as the scenario's latencyMs is. */
+function latencyArg(text: string): [number, number] {
+  const parts = text.split(',').map((p) => (p.trim() === '' ? NaN : Number(p)));
+  const r = parts.length === 1 ? [parts[0], parts[0]] : parts;
+  try {
+    return resolveLatency(r, '--latency-ms').content as [number, number];
+  } catch (e) {
+    const why = /\(([^()]*)\)$/.exec((e as Error).message)?.[1] ?? 'not a range';
+    throw new UsageError(
+      `--latency-ms must be MIN[,MAX] milliseconds, 0 <= MIN <= MAX, got ${text} (${why})`,
+    );
+  }
+}
+
 /** Scenario from the file (its seed overridden by --seed), or a default one with generated tenants. */
 export function scenarioFor(o: CliOptions): ScenarioSpec {
+  const latency = o.latencyMs ? { latencyMs: o.latencyMs } : {};
   if (o.scenario) {
     const spec = loadScenarioFile(o.scenario);
-    return o.seed === undefined ? spec : { ...spec, seed: o.seed };
+    return { ...spec, ...(o.seed === undefined ? {} : { seed: o.seed }), ...latency };
   }
   const seed = o.seed ?? '1';
   const rng = new Rng(`${seed}:cli-tenants`);
-  return { seed, tenants: Array.from({ length: o.tenants }, () => ({ tenantId: rng.uuid() })) };
+  return { seed, tenants: Array.from({ length: o.tenants }, () => ({ tenantId: rng.uuid() })), ...latency };
 }
 
 export interface RunningCli {

@@ -9,7 +9,18 @@
  *     authorityHost: sim.baseUrl, disableInstanceDiscovery: true, tlsOptions: { ca: sim.caPem } });
  */
 export { startSimulator } from './server';
-export type { ManagedIdentityEndpoint, Simulator, SimulatorOptions, SubscriptionControl } from './server';
+export type {
+  LatencyControl,
+  ManagedIdentityEndpoint,
+  RateLimitControl,
+  Simulator,
+  SimulatorOptions,
+  SubscriptionControl,
+} from './server';
+export { LATENCY_DEFAULT_ROUTES, latencyFor } from './latency';
+export type { LatencyRange, LatencySpec, ResolvedLatency } from './latency';
+export { RATE_WINDOW_MS } from './ratelimit';
+export type { TenantRateStats } from './ratelimit';
 export {
   loadScenarioFile,
   resolveScenario,

@@ -6,6 +6,8 @@ import type { ResolvedBulkySpec } from './bulky';
 import { toDate } from './clock';
 import { HOSTILE_KINDS } from './hostile';
 import type { HostileKind, ResolvedHostileSpec } from './hostile';
+import { resolveLatency } from './latency';
+import type { LatencySpec, ResolvedLatency } from './latency';
 import type { LateDistribution } from './lateness';
 import { Rng } from './rng';
 import { DAY } from './time';
@@ -104,6 +106,11 @@ export interface ScenarioSpec {
   tokenLifetimeSeconds?: number;
   /** Per-tenant API request limit (AF429 over it); default unlimited. */
   rateLimitPerMinute?: number;
+  /**
+   * Network latency, wall-time ms, added to each response: `[min, max]` for content listing and blob
+   * requests, or per route (`{ content: [150, 200], blob: [50, 400], token: [20, 40] }`). Default none.
+   */
+  latencyMs?: LatencySpec;
 }
 
 export interface UnreadableSpec {
@@ -184,6 +191,8 @@ export interface ResolvedScenario {
   explicit: ResolvedExplicitBlob[];
   stories: ResolvedStory[];
   tokenLifetimeSeconds: number;
+  /** Latency ranges per route at start (the live setting is `sim.latency`); `{}` for none. */
+  latencyMs: ResolvedLatency;
 }
 
 /** Modest per-tenant hourly volumes, roughly in the proportions a small organisation produces. */
@@ -385,6 +394,7 @@ export function resolveScenario(spec: ScenarioSpec, clockStart: Date): ResolvedS
     explicit,
     stories,
     tokenLifetimeSeconds: spec.tokenLifetimeSeconds ?? 3599,
+    latencyMs: resolveLatency(spec.latencyMs, 'scenario: latencyMs'),
   };
 }
 

@@ -5,7 +5,7 @@ import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { ContentType } from '../../shared/contentTypes';
 import { handleAdmin } from './admin';
-import { METHOD_NAMES, RateLimiter, ZERO_GUID, apiRoot, encodeContentId, handleApi, queryParam } from './api';
+import { METHOD_NAMES, ZERO_GUID, apiRoot, encodeContentId, handleApi, queryParam } from './api';
 import type { ApiOp, ApiResult } from './api';
 import { createClock } from './clock';
 import type { ClockOptions, SimClock } from './clock';
@@ -15,6 +15,10 @@ import { FaultRegistry } from './faults';
 import type { FaultAction, FaultController, FaultRoute } from './faults';
 import { JSON_TYPE, afError, json, readBody } from './http';
 import type { SimResponse } from './http';
+import { latencyFor, resolveLatency } from './latency';
+import type { LatencySpec, ResolvedLatency } from './latency';
+import { RateLimiter } from './ratelimit';
+import type { TenantRateStats } from './ratelimit';
 import { resolveScenario } from './scenario';
 import type { ManagedIdentitySpec, ResolvedApp, ResolvedScenario, ScenarioSpec } from './scenario';
 import { Subscriptions } from './subscriptions';
@@ -55,6 +59,25 @@ export interface ManagedIdentityEndpoint {
   env(): Record<string, string>;
 }
 
+/** Network latency added to responses, changeable while the simulator runs (wall time, see docs). */
+export interface LatencyControl {
+  /** The live ranges per route; a route that is absent has none. */
+  get(): ResolvedLatency;
+  /**
+   * Replaces them, for requests that arrive from now on: `[min, max]` ms for content listing and blob
+   * requests, an object per route, or null for none. Throws on a bad range and keeps the old setting.
+   */
+  set(spec: LatencySpec | null): ResolvedLatency;
+}
+
+/** What each tenant's API requests did against its `rateLimitPerMinute` (see ratelimit.ts). */
+export interface RateLimitControl {
+  /** Every scenario tenant, or the one named. */
+  stats(tenantId?: string): TenantRateStats[];
+  /** Zeroes the counts and peaks (after a warm-up, say); the limit itself keeps its window. */
+  reset(): void;
+}
+
 export interface Simulator {
   readonly baseUrl: string;
   readonly port: number;
@@ -68,6 +91,8 @@ export interface Simulator {
   readonly truth: Truth;
   readonly subscriptions: SubscriptionControl;
   readonly managedIdentity: ManagedIdentityEndpoint;
+  readonly latency: LatencyControl;
+  readonly rateLimits: RateLimitControl;
   /** `${baseUrl}/api/v1.0/{tenantId}/activity/feed` */
   apiRoot(tenantId: string): string;
   contentUri(tenantId: string, contentId: string): string;
@@ -191,9 +216,26 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
   const truth = new GroundTruth(store, log, (t, id) => `${apiRoot(baseUrl, t)}/audit/${encodeContentId(id)}`);
   const faults = new FaultRegistry(scenario.seed);
   const tokens = new TokenService({ scenario, clock, baseUrl: () => baseUrl });
-  const rateLimiter = new RateLimiter(
-    (t) => scenario.tenants.find((x) => x.tenantId === t)?.rateLimitPerMinute ?? undefined,
-  );
+  const limits = new Map(scenario.tenants.map((t) => [t.tenantId, t.rateLimitPerMinute]));
+  const known = (t: string): string => {
+    const id = t.toLowerCase();
+    if (!limits.has(id)) throw new Error(`simulator: unknown tenant ${t}`);
+    return id;
+  };
+  const rateLimiter = new RateLimiter((t) => limits.get(t) ?? undefined);
+  const tenantIds = scenario.tenants.map((t) => t.tenantId);
+  const rateLimits: RateLimitControl = {
+    stats: (t) => rateLimiter.stats(t === undefined ? tenantIds : [known(t)]),
+    reset: () => rateLimiter.resetStats(),
+  };
+  let latencyRanges: ResolvedLatency = structuredClone(scenario.latencyMs);
+  const latency: LatencyControl = {
+    get: () => structuredClone(latencyRanges),
+    set: (spec) => {
+      latencyRanges = resolveLatency(spec, 'latencyMs');
+      return structuredClone(latencyRanges);
+    },
+  };
   const apiDeps = { scenario, store, subscriptions, tokens, clock, rateLimiter, baseUrl: () => baseUrl };
 
   const sockets = new Set<Socket>();
@@ -217,6 +259,8 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     faults,
     clock,
     subscriptions,
+    latency,
+    rateLimits,
     info: () => ({
       baseUrl,
       tenants: scenario.tenants.map((t) => t.tenantId),
@@ -350,6 +394,15 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
           };
       }
     }
+    // Network latency: wall time after the answer is decided (at arrival, by the simulator's clock).
+    const waitMs = fr
+      ? latencyFor(latencyRanges, scenario.seed, fr, `${method} ${url.pathname}${url.search}`)
+      : 0;
+    if (waitMs > 0) {
+      entry.latencyMs = Math.round(waitMs);
+      await sleep(waitMs);
+      if (stopping || res.destroyed || req.socket.destroyed) return;
+    }
     entry.status = result.status;
     if (result.errorCode !== undefined) entry.errorCode = result.errorCode;
     const truncate = action?.kind === 'truncate';
@@ -412,12 +465,6 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     return stopped;
   };
 
-  const known = (t: string): string => {
-    const id = t.toLowerCase();
-    if (!scenario.tenants.some((x) => x.tenantId === id)) throw new Error(`simulator: unknown tenant ${t}`);
-    return id;
-  };
-
   return {
     baseUrl,
     port,
@@ -441,6 +488,8 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
       identities: scenario.managedIdentities,
       env: () => ({ IDENTITY_ENDPOINT: `${baseUrl}/msi/token`, IDENTITY_HEADER: tokens.identityHeader }),
     },
+    latency,
+    rateLimits,
     apiRoot: (t) => apiRoot(baseUrl, t),
     contentUri: (t, id) => `${apiRoot(baseUrl, t)}/audit/${encodeContentId(id)}`,
     tokenEndpoint: (t, v = 'v2') => `${baseUrl}/${t}/oauth2${v === 'v2' ? '/v2.0' : ''}/token`,

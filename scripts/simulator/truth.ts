@@ -29,6 +29,8 @@ export interface RequestLogEntry {
   publisherIdentifier?: string;
   /** Requests of the same route open when this one arrived, itself included. */
   inFlight?: number;
+  /** Network latency (wall-time ms, rounded) waited before answering; absent when none. */
+  latencyMs?: number;
 }
 
 export interface TruthFilter {
