@@ -1,6 +1,6 @@
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import { loadConfig } from '../shared/config';
-import { collect } from '../shared/handlers/collect';
+import { collect, dispatch } from '../shared/handlers/collect';
 import { consoleLogger, contextLogger } from '../shared/logging';
 import { CollectorRuntime } from '../shared/runtime';
 
@@ -14,6 +14,8 @@ app.timer('collector', {
   // One instance runs a timer function; a run past due after a restart starts at once.
   runOnStartup: false,
   handler: async (timer: Timer, context: InvocationContext): Promise<void> => {
-    await collect(runtime, contextLogger(context), timer.isPastDue);
+    // Inline: this run collects every tenant; fanout: it only decides what is due and enqueues tasks.
+    if (config.collectMode === 'fanout') await dispatch(runtime, contextLogger(context), timer.isPastDue);
+    else await collect(runtime, contextLogger(context), timer.isPastDue);
   },
 });

@@ -71,6 +71,14 @@ export interface AuditfeedConfig {
   /** Every this long a collector run re-lists the API's whole retention (a full sweep); 0 = every run. */
   sweepIntervalMs: number;
   concurrency: { tenants: number; contentTypes: number; fetches: number };
+  /**
+   * inline: the timer collects every tenant itself; fanout: the timer enqueues one task per due tenant ×
+   * content type on the work queue and collectorWorker instances run them (DESIGN §3a).
+   */
+  collectMode: 'inline' | 'fanout';
+  workQueueName: string;
+  /** Tasks the deployment runs at once (all instances); the timer shares each interval among due tasks by it. */
+  collectSlots: number;
 }
 
 export interface SettingSpec {
@@ -316,6 +324,27 @@ export const SETTINGS = {
     example: '4',
     default: '4',
   },
+  collectMode: {
+    name: 'AUDITFEED_COLLECT_MODE',
+    description:
+      'inline: the timer collects every tenant in its own run; fanout: the timer enqueues one task per due tenant × content type and the queue-triggered collectorWorker runs them on as many instances as Functions scales to; auto: fanout from 2 tenants on.',
+    example: 'fanout',
+    default: 'auto',
+  },
+  workQueueName: {
+    name: 'AUDITFEED_WORK_QUEUE_NAME',
+    description:
+      'Queue of collection tasks in fanout mode (the timer fills it, collectorWorker drains it); its poison queue is <name>-poison.',
+    example: 'auditfeed-collect',
+    default: 'auditfeed-collect',
+  },
+  collectSlots: {
+    name: 'AUDITFEED_COLLECT_SLOTS',
+    description:
+      "Collection tasks the deployment runs at once in fanout mode (collectorWorker instances × host.json batchSize + newBatchThreshold, up to the plan's instance limit). The timer gives each due task an equal share of the schedule interval by it (between 60 s and AUDITFEED_RUN_DEADLINE_SECONDS), so every tenant moves in every interval.",
+    example: '48',
+    default: '24',
+  },
 } as const satisfies Record<string, SettingSpec>;
 
 type SettingKey = keyof typeof SETTINGS;
@@ -543,6 +572,21 @@ export function loadConfig(
   const tenantConcurrency = r.get('tenantConcurrency', integer(1, 64));
   const contentTypeConcurrency = r.get('contentTypeConcurrency', integer(1, 5));
   const fetchConcurrency = r.get('fetchConcurrency', integer(1, 64));
+  const collectMode = r.get('collectMode', (v) => {
+    const mode = v.trim().toLowerCase();
+    if (mode !== 'auto' && mode !== 'inline' && mode !== 'fanout') {
+      throw new Invalid('must be auto, inline or fanout');
+    }
+    return mode;
+  });
+  const workQueueName = r.get('workQueueName', (v) => {
+    const name = queueNameRule(v);
+    if (queueName !== undefined && (name === queueName || name === `${queueName}-poison`)) {
+      throw new Invalid(`must differ from AUDITFEED_QUEUE_NAME (${queueName}) and its poison queue`);
+    }
+    return name;
+  });
+  const collectSlots = r.get('collectSlots', integer(1, 10_000));
 
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   // All values are defined here: every undefined above recorded a problem.
@@ -573,6 +617,9 @@ export function loadConfig(
       contentTypes: contentTypeConcurrency!,
       fetches: fetchConcurrency!,
     },
+    collectMode: collectMode === 'auto' ? (tenantIds!.length > 1 ? 'fanout' : 'inline') : collectMode!,
+    workQueueName: workQueueName!,
+    collectSlots: collectSlots!,
   };
 }
 

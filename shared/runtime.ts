@@ -1,14 +1,19 @@
 import type { CertificateExpiry } from './auth/certificateExpiry';
 import { ManagementCredentials } from './auth/credentials';
 import { Collector, type CollectorOptions } from './collector/collector';
-import type { AuditfeedConfig } from './config';
+import { Planner, type PlannerOptions } from './collector/planner';
+import { HARD_STOP_GRACE_SECONDS, type AuditfeedConfig } from './config';
+import type { ContentType } from './contentTypes';
 import type { Logger } from './logging';
 import { ManagementActivityClient } from './managementApi/client';
 import { RequestPacer } from './managementApi/pacer';
+import { NcrontabSchedule } from './ncrontab';
 import type { RetryOptions } from './managementApi/retryPolicy';
+import type { QueueClient } from '@azure/storage-queue';
 import { QueueBatchSink } from './storage/batchSink';
 import { CONTAINERS, createStorageClients, type StorageClients } from './storage/clients';
 import { BlobSeenStore } from './storage/seenStore';
+import { TaskClaimStore } from './storage/taskClaimStore';
 import { WatermarkStore } from './storage/watermarkStore';
 import { RejectedRecordStore } from './writer/rejectedRecords';
 
@@ -22,6 +27,8 @@ export class CollectorRuntime {
   readonly seen: BlobSeenStore;
   readonly rejects: RejectedRecordStore;
   readonly sink: QueueBatchSink;
+  readonly claims: TaskClaimStore;
+  readonly workQueue: QueueClient;
   private readonly credentials: ManagementCredentials;
   private readonly clients = new Map<string, ManagementActivityClient>();
   private resourcesReady: Promise<void> | undefined;
@@ -38,30 +45,42 @@ export class CollectorRuntime {
     this.watermarks = new WatermarkStore(watermarks);
     this.seen = new BlobSeenStore(watermarks);
     this.rejects = new RejectedRecordStore(this.storage.blobs);
+    this.claims = new TaskClaimStore(watermarks);
+    this.workQueue = this.storage.queues.getQueueClient(config.workQueueName);
     this.sink = new QueueBatchSink(
       this.storage.queues.getQueueClient(config.queueName),
       this.storage.blobs.getContainerClient(CONTAINERS.batches),
     );
   }
 
-  /** One client (and one pacer, one token cache) per tenant for the life of the process. */
-  clientFor(tenantId: string): ManagementActivityClient {
-    let client = this.clients.get(tenantId);
+  /**
+   * One client (one pacer, one token cache) for the life of the process: per tenant inline, where one run
+   * holds all of a tenant's content types and they share its budget; per tenant × content type in fanout
+   * mode, each paced at the tenant's budget over its content types, so that however the units of one
+   * tenant are spread over instances, together they stay under the tenant's quota.
+   */
+  clientFor(tenantId: string, contentType: ContentType): ManagementActivityClient {
+    const perUnit = this.config.collectMode === 'fanout';
+    const key = perUnit ? `${tenantId}/${contentType}` : tenantId;
+    let client = this.clients.get(key);
     if (!client) {
       const tenant = this.config.tenants.find((t) => t.tenantId === tenantId);
-      const { http, endpoints } = this.config;
+      const { http, endpoints, contentTypes } = this.config;
+      const requestsPerMinute = perUnit
+        ? Math.max(1, Math.floor(http.maxRequestsPerMinute / contentTypes.length))
+        : http.maxRequestsPerMinute;
       client = new ManagementActivityClient({
         tenantId,
         apiOrigin: endpoints.apiOrigin,
         credential: this.credentials.forTenant(tenantId),
         publisherId: tenant?.publisherId ?? tenantId,
-        pacer: new RequestPacer({ requestsPerMinute: http.maxRequestsPerMinute }),
+        pacer: new RequestPacer({ requestsPerMinute }),
         retry: { maxRetries: http.maxRetries, ...this.retryDelays },
         timeoutMs: http.timeoutMs,
         ...(endpoints.tlsCaPem !== undefined ? { tlsCaPem: endpoints.tlsCaPem } : {}),
         logger: this.logger,
       });
-      this.clients.set(tenantId, client);
+      this.clients.set(key, client);
     }
     return client;
   }
@@ -77,6 +96,7 @@ export class CollectorRuntime {
       this.watermarks.ensureContainer(),
       this.rejects.ensureContainer(),
       this.sink.ensureResources(),
+      this.workQueue.createIfNotExists(),
     ]).then(
       () => undefined,
       (e: unknown) => {
@@ -92,7 +112,7 @@ export class CollectorRuntime {
     return new Collector({
       tenants: c.tenants,
       contentTypes: c.contentTypes,
-      clientFor: (tenantId) => this.clientFor(tenantId),
+      clientFor: (tenantId, contentType) => this.clientFor(tenantId, contentType),
       watermarks: this.watermarks,
       seen: this.seen,
       rejects: this.rejects,
@@ -107,8 +127,36 @@ export class CollectorRuntime {
     });
   }
 
+  /** The timer's fan-out (collect mode fanout): claims due units and sends their tasks. */
+  planner(overrides: Partial<PlannerOptions> = {}): Planner {
+    const c = this.config;
+    return new Planner({
+      tenants: c.tenants,
+      contentTypes: c.contentTypes,
+      claims: this.claims,
+      queue: {
+        send: async (text) => {
+          await this.workQueue.sendMessage(text);
+        },
+      },
+      intervalMs: scheduleIntervalMs(c.collectSchedule),
+      runDeadlineMs: c.runDeadlineMs,
+      hardStopGraceMs: HARD_STOP_GRACE_SECONDS * 1000,
+      slots: c.collectSlots,
+      logger: this.logger,
+      ...overrides,
+    });
+  }
+
   close(): void {
     for (const client of this.clients.values()) client.close();
     this.clients.clear();
   }
+}
+
+/** The time between two occurrences of the schedule (the next two after now). */
+export function scheduleIntervalMs(schedule: string, now: Date = new Date()): number {
+  const s = NcrontabSchedule.parse(schedule);
+  const first = s.next(now);
+  return s.next(first).getTime() - first.getTime();
 }

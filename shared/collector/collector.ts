@@ -36,7 +36,7 @@ export interface RejectedRecordSink {
 export interface CollectorOptions {
   tenants: TenantConfig[];
   contentTypes: ContentType[];
-  clientFor: (tenantId: string) => ManagementActivityClient;
+  clientFor: (tenantId: string, contentType: ContentType) => ManagementActivityClient;
   watermarks: WatermarkStore;
   /** The set of blobs already collected, over the API's whole retention. */
   seen: SeenSegmentStore;
@@ -79,50 +79,98 @@ export class Collector {
 
   async run(): Promise<RunSummary> {
     const startedAt = this.now();
-    const deadline = startedAt.getTime() + this.options.deadlineMs;
-    const hardStop = new AbortController();
-    // Every request and backoff in flight listens on this one signal (and stops listening when done):
-    // that is tenants × content types × fetches at once, more than Node's default of 10 before it warns.
     const { tenants, contentTypes, fetches } = this.options.concurrency;
-    setMaxListeners(tenants * contentTypes * (fetches + 2) + 10, hardStop.signal);
+    return this.withDeadline(
+      startedAt,
+      this.options.deadlineMs,
+      tenants * contentTypes * (fetches + 2),
+      async (deadline, signal, pastDeadline) => {
+        const order = rotate(this.options.tenants, startedAt.getTime());
+        const slots = pLimit(tenants);
+        let waiting = order.length;
+        const parts = await Promise.all(
+          order.map((tenant) =>
+            slots(async () => {
+              // This tenant's share: what is left of the run, split among it and the tenants still
+              // waiting, as many at a time as run concurrently.
+              const start = this.now().getTime();
+              const share = start + (Math.max(0, deadline - start) * tenants) / Math.max(1, waiting);
+              waiting--;
+              const ctx: RunContext = {
+                shareEnd: share,
+                deadline,
+                pastShare: () => this.now().getTime() >= share,
+                pastDeadline,
+                signal,
+              };
+              const limit = pLimit(contentTypes);
+              return Promise.all(
+                this.options.contentTypes.map((ct) => limit(() => this.collect(tenant, ct, ctx))),
+              );
+            }),
+          ),
+        );
+        const all = parts.flat();
+        const summary = summarise(startedAt, this.now(), all);
+        // The order tenants were served in is not the configured one; summaries follow the configuration.
+        const position = new Map(this.options.tenants.map((t, i) => [t.tenantId, i]));
+        summary.contentTypes.sort(
+          (a, b) => (position.get(a.tenantId) ?? 0) - (position.get(b.tenantId) ?? 0),
+        );
+        this.logger.info('Collector run finished', { summary: { ...summary, contentTypes: undefined } });
+        return summary;
+      },
+    );
+  }
+
+  /**
+   * One tenant × content type on its own (a fanned-out task, DESIGN §3a): the whole of `deadlineMs` is
+   * its share, with the same guarantees as inside a run.
+   */
+  async runOne(
+    tenantId: string,
+    contentType: ContentType,
+    deadlineMs: number,
+  ): Promise<ContentTypeRunSummary> {
+    const tenant = this.options.tenants.find((t) => t.tenantId === tenantId) ?? {
+      tenantId,
+      publisherId: tenantId,
+    };
+    return this.withDeadline(
+      this.now(),
+      deadlineMs,
+      this.options.concurrency.fetches + 2,
+      (deadline, signal, pastDeadline) =>
+        this.collect(tenant, contentType, {
+          shareEnd: deadline,
+          deadline,
+          pastShare: pastDeadline,
+          pastDeadline,
+          signal,
+        }),
+    );
+  }
+
+  /**
+   * Runs work to a deadline (by the collector's clock) with a hard stop: every request and backoff in
+   * flight listens on one signal that aborts `hardStopGraceMs` (wall clock) after the deadline.
+   */
+  private async withDeadline<T>(
+    startedAt: Date,
+    deadlineMs: number,
+    listeners: number,
+    work: (deadline: number, signal: AbortSignal, pastDeadline: () => boolean) => Promise<T>,
+  ): Promise<T> {
+    const deadline = startedAt.getTime() + deadlineMs;
+    const hardStop = new AbortController();
+    // Every request in flight listens on this one signal: more than Node's default of 10 before it warns.
+    setMaxListeners(listeners + 10, hardStop.signal);
     const timer = setTimeout(
       () => hardStop.abort(),
-      this.options.deadlineMs + (this.options.hardStopGraceMs ?? HARD_STOP_GRACE_SECONDS * 1000),
+      deadlineMs + (this.options.hardStopGraceMs ?? HARD_STOP_GRACE_SECONDS * 1000),
     );
-    const pastDeadline = (): boolean => this.now().getTime() >= deadline;
     try {
-      const order = rotate(this.options.tenants, startedAt.getTime());
-      const slots = pLimit(tenants);
-      let waiting = order.length;
-      const parts = await Promise.all(
-        order.map((tenant) =>
-          slots(async () => {
-            // This tenant's share: what is left of the run, split among it and the tenants still waiting,
-            // as many at a time as run concurrently.
-            const start = this.now().getTime();
-            const share = start + (Math.max(0, deadline - start) * tenants) / Math.max(1, waiting);
-            waiting--;
-            const ctx: RunContext = {
-              shareEnd: share,
-              deadline,
-              pastShare: () => this.now().getTime() >= share,
-              pastDeadline,
-              signal: hardStop.signal,
-            };
-            const limit = pLimit(contentTypes);
-            return Promise.all(
-              this.options.contentTypes.map((ct) => limit(() => this.collect(tenant, ct, ctx))),
-            );
-          }),
-        ),
-      );
-      const all = parts.flat();
-      const summary = summarise(startedAt, this.now(), all);
-      // The order tenants were served in is not the configured one; summaries follow the configuration.
-      const position = new Map(this.options.tenants.map((t, i) => [t.tenantId, i]));
-      summary.contentTypes.sort((a, b) => (position.get(a.tenantId) ?? 0) - (position.get(b.tenantId) ?? 0));
-      this.logger.info('Collector run finished', { summary: { ...summary, contentTypes: undefined } });
-      return summary;
+      return await work(deadline, hardStop.signal, () => this.now().getTime() >= deadline);
     } finally {
       clearTimeout(timer);
     }

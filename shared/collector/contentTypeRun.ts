@@ -88,7 +88,7 @@ export class ContentTypeRun {
     private readonly logger: Logger,
     private readonly now: () => Date,
   ) {
-    this.client = options.clientFor(tenantId);
+    this.client = options.clientFor(tenantId, contentType);
     this.watermarks = options.watermarks;
     this.quarantinePolicy = { ...DEFAULT_QUARANTINE, ...options.quarantine };
     this.batcher = new Batcher({

@@ -1,3 +1,4 @@
+import type { PlanSummary } from '../collector/planner';
 import type { RunSummary } from '../collector/summary';
 import type { Logger } from '../logging';
 import type { CollectorRuntime } from '../runtime';
@@ -19,6 +20,24 @@ export async function collect(
   if (isPastDue) logger.warn('Collector timer is running late (past due)');
   await runtime.ensureResources();
   const summary = await runtime.collector({ logger, now }).run();
+  await reportPoisonQueue(runtime, logger, now());
+  await reportCertificateExpiry(runtime, logger, now());
+  return summary;
+}
+
+/**
+ * The timer trigger's work in fanout mode (DESIGN §3a): dispatch a task per due tenant × content type to
+ * the work queue; collectorWorker runs them. Reports like an inline run.
+ */
+export async function dispatch(
+  runtime: CollectorRuntime,
+  logger: Logger,
+  isPastDue = false,
+  now: () => Date = () => new Date(),
+): Promise<PlanSummary> {
+  if (isPastDue) logger.warn('Collector timer is running late (past due)');
+  await runtime.ensureResources();
+  const summary = await runtime.planner({ logger, now }).plan();
   await reportPoisonQueue(runtime, logger, now());
   await reportCertificateExpiry(runtime, logger, now());
   return summary;

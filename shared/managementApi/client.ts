@@ -135,6 +135,11 @@ export class ManagementActivityClient {
   private readonly publisherId: string;
   private readonly tokens: AccessTokenCache;
   private readonly pacer: RequestPacer;
+
+  /** The pace this client keeps (its pacer's; shared pacers are shared budgets). */
+  get requestsPerMinute(): number {
+    return this.pacer.requestsPerMinute;
+  }
   private readonly retry: RetryOptions;
   private readonly http: AxiosInstance;
   private readonly agents: { http: http.Agent; https: https.Agent };

@@ -16,8 +16,10 @@ export class RequestPacer {
   private readonly toleranceMs: number;
   private readonly now: () => number;
   private tat = 0;
+  readonly requestsPerMinute: number;
 
   constructor(options: PacerOptions) {
+    this.requestsPerMinute = options.requestsPerMinute;
     this.intervalMs = 60_000 / options.requestsPerMinute;
     const burst = options.burst ?? Math.max(1, Math.floor(options.requestsPerMinute / 60));
     this.toleranceMs = (burst - 1) * this.intervalMs;

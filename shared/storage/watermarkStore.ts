@@ -1,5 +1,6 @@
 import { RestError, type ContainerClient } from '@azure/storage-blob';
 import type { ContentType } from '../contentTypes';
+import { readText } from './blobText';
 import { AuditfeedError } from '../errors';
 import { Watermark } from '../collector/watermark';
 
@@ -83,11 +84,4 @@ export class WatermarkStore {
       return undefined;
     }
   }
-}
-
-async function readText(stream: NodeJS.ReadableStream | undefined): Promise<string> {
-  if (!stream) return '';
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-  return Buffer.concat(chunks).toString('utf8');
 }

@@ -238,7 +238,7 @@ describe('Collector', () => {
     expect(received.filter((m) => m.envelope.blob).length).toBe(summary.totals.claimChecks);
 
     // Compare every large record byte for byte with what the API serves.
-    const client = runtime.clientFor(TENANT);
+    const client = runtime.clientFor(TENANT, 'Audit.Exchange');
     const big = stack.sim.truth.blobs().filter((b) => b.hasLargeRecord);
     const byId = new Map(received.flatMap((m) => m.records.map((r) => [r.Id as string, r])));
     for (const blob of big) {

@@ -54,11 +54,11 @@ describe('collector memory with a very large content blob', () => {
     const received = countIds(await stack.drain());
     expect(new Set(received.keys())).toEqual(expected);
     // The blob's bytes never sat in the process at once: the peak's growth over the process's start-up
-    // size (modules, SDKs) is the streaming heap (~65 MiB here, whatever the blob's size), far under the
-    // blob itself; a body held whole adds at least the blob on top.
+    // size (modules, SDKs) is the streaming heap (65 MiB idle, up to ~110 under a busy CI, whatever the
+    // blob's size); a body held whole adds the blob (137 MiB) on top of that.
     process.stdout.write(
       `memory: start RSS ${mib(done.startRssBytes)} MiB, peak ${mib(done.maxRssBytes)} MiB\n`,
     );
-    expect((done.maxRssBytes as number) - (done.startRssBytes as number)).toBeLessThan(BLOB_BYTES);
+    expect((done.maxRssBytes as number) - (done.startRssBytes as number)).toBeLessThan(BLOB_BYTES * 1.25);
   }, 180_000);
 });

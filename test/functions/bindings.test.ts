@@ -24,7 +24,7 @@ jest.mock('@azure/functions', () => ({
 
 const CLIENT = '0f3a9c27-5e4b-4d1a-8c6f-2b7e9d0a1c35';
 
-function load(module: 'collector' | 'writer', env: Record<string, string>): void {
+function load(module: 'collector' | 'collectorWorker' | 'writer', env: Record<string, string>): void {
   const saved = { ...process.env };
   Object.assign(process.env, env);
   try {
@@ -72,6 +72,28 @@ describe('functions/collector', () => {
     expect(registered.get('collector')).toMatchObject({ schedule: '0 */5 * * * *', runOnStartup: false });
     load('collector', { ...env, AUDITFEED_COLLECT_SCHEDULE: '0 */15 * * * *' });
     expect(registered.get('collector')).toMatchObject({ schedule: '0 */15 * * * *' });
+  });
+
+  it('registers collectorWorker on the work queue of AUDITFEED_STORAGE; a malformed task fails', async () => {
+    registered.clear();
+    load('collectorWorker', env);
+    expect(registered.get('collectorWorker')).toMatchObject({
+      queueName: 'auditfeed-collect',
+      connection: 'AUDITFEED_STORAGE',
+    });
+    load('collectorWorker', { ...env, AUDITFEED_WORK_QUEUE_NAME: 'tasks-x' });
+    const options = registered.get('collectorWorker') as StorageQueueFunctionOptions;
+    expect(options.queueName).toBe('tasks-x');
+    // Refused before any storage call: retried by the host, then poison.
+    await expect(
+      options.handler('{"v":7}', context({ id: 't-1', dequeueCount: 1 }, []) as never),
+    ).rejects.toThrow(/Collection task has version 7/);
+  });
+
+  it('refuses a work queue that is the batch queue', () => {
+    expect(() => load('collectorWorker', { ...env, AUDITFEED_WORK_QUEUE_NAME: 'auditfeed-batches' })).toThrow(
+      /AUDITFEED_WORK_QUEUE_NAME="auditfeed-batches": must differ from AUDITFEED_QUEUE_NAME/,
+    );
   });
 
   it('stops the host at start-up on a bad setting, naming it', () => {

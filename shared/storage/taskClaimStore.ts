@@ -1,0 +1,109 @@
+import { RestError, type ContainerClient } from '@azure/storage-blob';
+import type { ContentType } from '../contentTypes';
+import { readText } from './blobText';
+import { AuditfeedError } from '../errors';
+
+/**
+ * Where one tenant × content type's collection task stands (DESIGN §3a):
+ * - queued: the planner enqueued task `taskId`; no worker has started it;
+ * - running: a worker runs it;
+ * - done: it finished (any outcome); the next planner run may dispatch a new task.
+ * A queued or running claim past `until` belongs to a task that was lost (message gone, worker died):
+ * the planner takes the unit back.
+ */
+export interface TaskClaim {
+  taskId: string;
+  state: 'queued' | 'running' | 'done';
+  enqueuedAt: string;
+  /** The last time the planner put this same task on the queue again (its message may be lost). */
+  requeuedAt?: string;
+  startedAt?: string;
+  finishedAt?: string;
+  /** The task's outcome once done (the content type's run outcome). */
+  outcome?: string;
+  /** After this the claim no longer holds. */
+  until: string;
+}
+
+export interface LoadedClaim {
+  claim: TaskClaim | undefined;
+  etag: string | undefined;
+}
+
+/** Someone changed the claim since it was read: they own the unit now. */
+export class ClaimConflictError extends AuditfeedError {
+  constructor(readonly blobName: string) {
+    super(`Task claim ${blobName} was changed by another planner or worker.`, 'ClaimConflict');
+  }
+}
+
+/**
+ * Claim blobs `watermarks/{tenantId}/{contentType}.task.json`, beside the watermark, read with their ETag
+ * and written with If-Match (If-None-Match: * for the first): of two planners or two workers racing for
+ * one unit, exactly one wins. The watermark itself keeps its own ETag guard inside the task.
+ */
+export class TaskClaimStore {
+  constructor(private readonly container: ContainerClient) {}
+
+  blobName(tenantId: string, contentType: ContentType): string {
+    return `${tenantId}/${contentType}.task.json`;
+  }
+
+  async load(tenantId: string, contentType: ContentType): Promise<LoadedClaim> {
+    const name = this.blobName(tenantId, contentType);
+    try {
+      const response = await this.container.getBlockBlobClient(name).download();
+      const text = await readText(response.readableStreamBody);
+      return { claim: parseClaim(text), etag: response.etag };
+    } catch (e) {
+      if (e instanceof RestError && e.statusCode === 404) return { claim: undefined, etag: undefined };
+      throw e;
+    }
+  }
+
+  /** Saves and returns the new ETag; throws ClaimConflictError when someone else wrote it first. */
+  async save(
+    tenantId: string,
+    contentType: ContentType,
+    claim: TaskClaim,
+    etag: string | undefined,
+  ): Promise<string> {
+    const name = this.blobName(tenantId, contentType);
+    const body = JSON.stringify(claim);
+    const blob = this.container.getBlockBlobClient(name);
+    try {
+      const response = await blob.upload(body, Buffer.byteLength(body), {
+        conditions: etag === undefined ? { ifNoneMatch: '*' } : { ifMatch: etag },
+        blobHTTPHeaders: { blobContentType: 'application/json' },
+      });
+      return response.etag!;
+    } catch (e) {
+      if (e instanceof RestError && (e.statusCode === 412 || e.statusCode === 409)) {
+        // A retried write whose first answer was lost fails its condition against our own ETag.
+        const again = await this.load(tenantId, contentType).catch(() => undefined);
+        if (again?.claim && JSON.stringify(again.claim) === body && again.etag) return again.etag;
+        throw new ClaimConflictError(`${this.container.containerName}/${name}`);
+      }
+      throw e;
+    }
+  }
+}
+
+/** A claim that cannot be read holds nothing: the planner overwrites it (guarded by its ETag). */
+function parseClaim(text: string): TaskClaim | undefined {
+  try {
+    const c = JSON.parse(text) as Partial<TaskClaim>;
+    if (
+      typeof c.taskId === 'string' &&
+      (c.state === 'queued' || c.state === 'running' || c.state === 'done') &&
+      typeof c.enqueuedAt === 'string' &&
+      typeof c.until === 'string' &&
+      !Number.isNaN(Date.parse(c.until))
+    ) {
+      return c as TaskClaim;
+    }
+  } catch {
+    // fall through
+  }
+  return undefined;
+}
