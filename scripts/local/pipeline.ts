@@ -5,7 +5,9 @@ import type { CollectorOptions, Collector } from '../../shared/collector/collect
 import type { RunSummary } from '../../shared/collector/summary';
 import type { Watermark } from '../../shared/collector/watermark';
 import type { AuditfeedConfig } from '../../shared/config';
-import { collect } from '../../shared/handlers/collect';
+import { collect, dispatch } from '../../shared/handlers/collect';
+import { collectTask } from '../../shared/handlers/collectTask';
+import { summarise, type ContentTypeRunSummary } from '../../shared/collector/summary';
 import { write } from '../../shared/handlers/write';
 import type { Logger } from '../../shared/logging';
 import type { BatchSink } from '../../shared/messages/batcher';
@@ -41,6 +43,8 @@ export interface PipelineOptions {
   caughtUpLagSeconds?: number;
   /** How long stop() waits for work in flight; default DRAIN_TIMEOUT_MS. */
   drainTimeoutMs?: number;
+  /** Fanout mode: collectorWorker instances, each taking one task at a time. Default 3. */
+  collectorWorkers?: number;
 }
 
 export type PipelineEnd = 'caught-up' | 'collector-failed' | 'stopped';
@@ -142,6 +146,12 @@ export class Pipeline {
   private stopped: Promise<StopResult> | undefined;
   private readonly sleepers = new Set<() => void>();
   private writerLoops: Promise<void>[] = [];
+  private workerLoops: Promise<void>[] = [];
+  /** Fanout mode: tasks running now, and the summaries of tasks run since the last dispatch. */
+  private tasksRunning = 0;
+  private taskSummaries: ContentTypeRunSummary[] = [];
+  readonly workQueue: QueueClient;
+  readonly workPoisonQueue: QueueClient;
   private depthLoop: Promise<void> | undefined;
   private timerLoop: Promise<void> | undefined;
   /** Per writer loop: start time of its latest receive pass that found the queue empty. */
@@ -156,6 +166,15 @@ export class Pipeline {
     this.writerRuntime = new WriterRuntime(config, logger);
     this.queue = this.writerRuntime.storage.queues.getQueueClient(config.queueName);
     this.poisonQueue = this.writerRuntime.storage.queues.getQueueClient(`${config.queueName}-poison`);
+    this.workQueue = this.collectorRuntime.workQueue;
+    this.workPoisonQueue = this.collectorRuntime.storage.queues.getQueueClient(
+      `${config.workQueueName}-poison`,
+    );
+  }
+
+  /** True when the timer dispatches tasks to collectorWorker loops (AUDITFEED_COLLECT_MODE). */
+  get fanout(): boolean {
+    return this.options.config.collectMode === 'fanout';
   }
 
   /** Creates what the host would find in Azure (queue, containers), then starts the triggers. */
@@ -171,6 +190,11 @@ export class Pipeline {
     // batchSize + newBatchThreshold run at once; a second, smaller receive loop gives the same ceiling.
     const loops = newBatchThreshold > 0 ? [batchSize, newBatchThreshold] : [batchSize];
     this.writerLoops = loops.map((size, i) => this.runWriter(size, i));
+    if (this.fanout) {
+      this.workerLoops = Array.from({ length: this.options.collectorWorkers ?? 3 }, () =>
+        this.runCollectorWorker(),
+      );
+    }
     this.depthLoop = this.pollDepth();
   }
 
@@ -231,7 +255,9 @@ export class Pipeline {
     // and the next collector run redoes at most the unfinished part of this one.
     let timer: NodeJS.Timeout | undefined;
     const drained = await Promise.race([
-      Promise.allSettled([...this.writerLoops, this.depthLoop, this.timerLoop]).then(() => true),
+      Promise.allSettled([...this.writerLoops, ...this.workerLoops, this.depthLoop, this.timerLoop]).then(
+        () => true,
+      ),
       new Promise<false>(
         (resolve) =>
           (timer = setTimeout(() => resolve(false), this.options.drainTimeoutMs ?? DRAIN_TIMEOUT_MS)),
@@ -266,7 +292,9 @@ export class Pipeline {
       stats.runStarted(config.contentTypes);
       let summary: RunSummary | undefined;
       try {
-        summary = await collect(this.collectorRuntime, logger, isPastDue);
+        summary = this.fanout
+          ? await this.dispatchAndWait(isPastDue)
+          : await collect(this.collectorRuntime, logger, isPastDue);
         stats.runFinished(summary);
       } catch (e) {
         logger.error(`Collector run failed: ${(e as Error).message}`, { error: (e as Error).name });
@@ -292,6 +320,71 @@ export class Pipeline {
         // As in Azure: a timer function is not retried; the next occurrence tries again.
         next = this.schedule.next(new Date()).getTime();
       }
+    }
+  }
+
+  /**
+   * Fanout mode: the timer's dispatch, then — so the display and the caught-up check see runs as in
+   * inline mode — waits until the worker loops have run every task (the work queue counts a message
+   * until its task completes) and sums up their summaries as one run.
+   */
+  private async dispatchAndWait(isPastDue: boolean): Promise<RunSummary> {
+    const startedAt = new Date();
+    this.taskSummaries = [];
+    await dispatch(this.collectorRuntime, this.options.logger, isPastDue);
+    while (!this.stopping) {
+      await this.sleep(200);
+      if (this.tasksRunning > 0) continue;
+      const depth = (await this.workQueue.getProperties()).approximateMessagesCount ?? 0;
+      if (depth === 0 && this.tasksRunning === 0) break;
+    }
+    return summarise(startedAt, new Date(), this.taskSummaries.splice(0));
+  }
+
+  /** One collectorWorker instance: one task at a time, with the queue trigger's delivery semantics. */
+  private async runCollectorWorker(): Promise<void> {
+    const { host, logger } = this.options;
+    const q = host.queues;
+    let idleMs = MIN_POLL_MS;
+    while (!this.stopping) {
+      let invocations = 0;
+      try {
+        const r = await drainQueue({
+          queue: this.workQueue,
+          poisonQueue: this.workPoisonQueue,
+          handler: async (m) => {
+            this.tasksRunning += 1;
+            try {
+              const result = await collectTask(this.collectorRuntime, m.text, logger);
+              if (result.summary) this.taskSummaries.push(result.summary);
+            } finally {
+              this.tasksRunning -= 1;
+            }
+          },
+          batchSize: 1,
+          visibilityTimeoutSeconds: q.visibilityTimeoutSeconds,
+          maxDequeueCount: q.maxDequeueCount,
+          leaseSeconds: host.functionTimeoutSeconds,
+          timeoutMs: 1_000,
+          stopped: () => this.stopping,
+          onError: (m, e) =>
+            logger.error(`Collection task failed: ${(e as Error).message}`, { messageId: m.id }),
+        });
+        invocations = r.invocations;
+        for (const id of r.poisoned) {
+          logger.error(
+            `Collection task ${id} reached maxDequeueCount; moved to ${this.workPoisonQueue.name}`,
+          );
+        }
+      } catch (e) {
+        logger.error(`Work queue trigger could not receive messages: ${(e as Error).message}`);
+      }
+      if (invocations > 0) {
+        idleMs = MIN_POLL_MS;
+        continue;
+      }
+      await this.sleep(idleMs * (0.8 + 0.4 * Math.random()));
+      idleMs = Math.min(q.maxPollingIntervalMs, idleMs * 2);
     }
   }
 

@@ -32,11 +32,13 @@ export interface RunArgs {
   plain: boolean;
   /** How long a stop waits for work in flight before stopping the services anyway. */
   drainTimeoutSeconds: number;
+  /** Fanned-out collection with this many collectorWorker instances (undefined: as configured). */
+  workers?: number;
   help: boolean;
 }
 
 export const USAGE = `usage: npm start -- [--once | --follow] [--scenario ${LOCAL_SCENARIOS.join('|')}] [--persist] [--state-dir DIR]
-                    [--plain] [--drain-timeout SECONDS] [--help]
+                    [--plain] [--drain-timeout SECONDS] [--workers N] [--help]
 
   --once        exit once the backlog is caught up (the default)
   --follow      keep collecting new activity until Ctrl-C
@@ -48,6 +50,9 @@ export const USAGE = `usage: npm start -- [--once | --follow] [--scenario ${LOCA
   --plain       progress as plain lines even on a terminal
   --drain-timeout  on Ctrl-C, wait this long for writer batches and a collector run in flight to
                 finish before stopping the services (default ${DRAIN_TIMEOUT_MS / 1000}); Ctrl-C again quits at once
+  --workers N   collect fanned out as in a scaled-out deployment: the timer dispatches one task per
+                tenant × content type to the work queue and N collectorWorker instances run them
+                (AUDITFEED_COLLECT_MODE=fanout; the default with several tenants, with 3 workers)
 
 Settings are the usual AUDITFEED_* variables: AUDITFEED_TENANT_IDS runs against a real tenant instead
 of the simulator; AUDITFEED_STORAGE and AUDITFEED_COSMOS__accountEndpoint use your storage and Cosmos DB.`;
@@ -85,6 +90,12 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
         throw new Error(`--drain-timeout must be a number of seconds, got ${raw}`);
       }
       args.drainTimeoutSeconds = seconds;
+    } else if (a === '--workers') {
+      const raw = value();
+      if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > 32) {
+        throw new Error(`--workers must be a whole number from 1 to 32, got ${raw}`);
+      }
+      args.workers = Number(raw);
     } else if (a === '--help' || a === '-h') args.help = true;
     else throw new Error(`unknown argument ${a}`);
   }
@@ -172,7 +183,7 @@ async function run(args: RunArgs, signals: { interrupted: Promise<StopRequest> }
     scenario: args.scenario,
     stateDir: args.stateDir,
     persist: args.persist,
-    env: process.env,
+    env: args.workers !== undefined ? { ...process.env, AUDITFEED_COLLECT_MODE: 'fanout' } : process.env,
   });
   const first = await Promise.race([started, signals.interrupted]);
   if (!('config' in first)) {
@@ -215,7 +226,11 @@ async function run(args: RunArgs, signals: { interrupted: Promise<StopRequest> }
       `  Management API  ${stack.sim ? `simulator ${stack.sim.baseUrl} (tenant ${tenants}${stack.scenario?.reused ? ', continued from storage' : ''})` : `${config.endpoints.apiOrigin} (tenant ${tenants})`}`,
       `  Storage         ${stack.storage.endpoint} (${stack.storage.where})`,
       `  Cosmos DB       ${stack.cosmos.endpoint} (${stack.cosmos.where})`,
-      `  Triggers        collector "${config.collectSchedule}" (first run now); queue batch ${host.queues.batchSize}` +
+      `  Triggers        collector "${config.collectSchedule}" (first run now)` +
+        (config.collectMode === 'fanout'
+          ? `, fanned out to ${args.workers ?? 3} collectorWorker instances on ${config.workQueueName}`
+          : ', collecting inline') +
+        `; queue batch ${host.queues.batchSize}` +
         ` + ${host.queues.newBatchThreshold}, visibility timeout ${host.queues.visibilityTimeoutSeconds}s,` +
         ` poison after ${host.queues.maxDequeueCount} (host.json)`,
       `  Log             ${logFile}`,
@@ -236,6 +251,7 @@ async function run(args: RunArgs, signals: { interrupted: Promise<StopRequest> }
     logger,
     mode: args.mode,
     drainTimeoutMs: args.drainTimeoutSeconds * 1000,
+    ...(args.workers !== undefined ? { collectorWorkers: args.workers } : {}),
   });
   let status: RunStatus = 'running';
   let check: StoreCheck | undefined;

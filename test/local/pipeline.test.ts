@@ -65,3 +65,68 @@ describe('local pipeline (Functions trigger semantics)', () => {
     expect(stats.maxLagSeconds()).toBeLessThan(600);
   }, 180_000);
 });
+
+describe('local pipeline, fanned out (npm start -- --workers)', () => {
+  let dir: string;
+  let stack: LocalStack;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'auditfeed-pipeline-fanout-'));
+    stack = await startLocalStack({
+      scenario: 'small',
+      stateDir: dir,
+      persist: false,
+      env: { AUDITFEED_COLLECT_MODE: 'fanout' },
+    });
+  }, 180_000);
+
+  afterAll(async () => {
+    await stack?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the timer dispatches tasks, several workers run them, every record is written; a bad task is poisoned', async () => {
+    const real = readHostSettings();
+    const host: HostSettings = {
+      ...real,
+      queues: { ...real.queues, visibilityTimeoutSeconds: 0, maxDequeueCount: 2, maxPollingIntervalMs: 500 },
+    };
+    const stats = new RunStats(stack.config.contentTypes);
+    const pipeline = new Pipeline({
+      config: stack.config,
+      host,
+      stats,
+      logger: silentLogger,
+      mode: 'once',
+      collectorWorkers: 3,
+    });
+    expect(pipeline.fanout).toBe(true);
+    await pipeline.workQueue.createIfNotExists();
+    const { messageId } = await pipeline.workQueue.sendMessage('{"v":1,"kind":"collect"}');
+    try {
+      await pipeline.start();
+      await expect(pipeline.untilCaughtUp()).resolves.toBe('caught-up');
+    } finally {
+      await pipeline.stop();
+      pipeline.close();
+    }
+    const { receivedMessageItems } = await pipeline.workPoisonQueue.receiveMessages({ numberOfMessages: 5 });
+    expect(receivedMessageItems.map((m) => m.messageText)).toEqual(['{"v":1,"kind":"collect"}']);
+    expect(messageId).toBeDefined();
+    // Every content type ran as a task of its own and its claim says done.
+    const tenantId = stack.config.tenants[0]!.tenantId;
+    for (const ct of stack.config.contentTypes) {
+      const { claim } = await pipeline.collectorRuntime.claims.load(tenantId, ct);
+      expect(claim).toMatchObject({ state: 'done', outcome: 'complete' });
+    }
+    expect(stats.lastRun?.contentTypes.map((c) => c.contentType).sort()).toEqual(
+      [...stack.config.contentTypes].sort(),
+    );
+    expect(stats.messagesWritten).toBe(stats.messagesEnqueued);
+    const truth = stack.sim!.truth.recordIds({ availableBy: stack.sim!.clock.now() });
+    const container = await pipeline.writerRuntime.ensureResources();
+    const { resources } = await container.items.query<string>('SELECT VALUE c.Id FROM c').fetchAll();
+    expect(resources.length).toBe(truth.size);
+    expect(new Set(resources)).toEqual(truth);
+  }, 180_000);
+});
