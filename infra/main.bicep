@@ -139,6 +139,24 @@ param contentTypeConcurrency int = 5
 @description('AUDITFEED_FETCH_CONCURRENCY: content blobs of one content type fetched at the same time.')
 param fetchConcurrency int = 4
 
+@allowed([
+  'auto'
+  'inline'
+  'fanout'
+])
+@description('AUDITFEED_COLLECT_MODE: inline (the timer collects every tenant), fanout (the timer dispatches one task per tenant x content type to collectorWorker instances), auto (fanout from 2 tenants on).')
+param collectMode string = 'auto'
+
+@minLength(3)
+@maxLength(56)
+@description('AUDITFEED_WORK_QUEUE_NAME: the work queue of fanout mode; the poison queue is <name>-poison.')
+param workQueueName string = 'auditfeed-collect'
+
+@minValue(1)
+@maxValue(10000)
+@description('AUDITFEED_COLLECT_SLOTS: collection tasks the deployment runs at once in fanout mode (collectorWorker instances x 12); the timer shares each interval among due tasks by it. Lower is safe (shorter tasks), higher than the real figure lets tasks wait past the interval.')
+param collectSlots int = 24
+
 @description('AUDITFEED_COSMOS_DATABASE: Cosmos DB database name.')
 param cosmosDatabaseName string = 'auditfeed'
 
@@ -176,7 +194,7 @@ param instanceMemoryMB int = 2048
 
 @minValue(40)
 @maxValue(1000)
-@description('Most instances the writer scales out to; bounds the write rate Cosmos DB sees.')
+@description('Most instances each function scales out to (Flex Consumption counts per function: the writer and collectorWorker each get up to this many); bounds the write rate Cosmos DB sees and the tasks collected at once.')
 param maximumInstanceCount int = 40
 
 @description('Name of the Key Vault secret (or certificate) holding the Management API credential, for auth modes certificate and secret.')
@@ -369,6 +387,13 @@ module storage 'br/public:avm/res/storage/storage-account:0.8.3' = {
           // Where the Functions host moves a message after maxDequeueCount failures (host.json).
           name: '${queueName}-poison'
         }
+        {
+          // Fanout mode: the timer's tasks for collectorWorker.
+          name: workQueueName
+        }
+        {
+          name: '${workQueueName}-poison'
+        }
       ]
       diagnosticSettings: storageDataPlaneLogs
     }
@@ -505,6 +530,9 @@ var auditfeedSettings = {
   AUDITFEED_TENANT_CONCURRENCY: string(tenantConcurrency)
   AUDITFEED_CONTENT_TYPE_CONCURRENCY: string(contentTypeConcurrency)
   AUDITFEED_FETCH_CONCURRENCY: string(fetchConcurrency)
+  AUDITFEED_COLLECT_MODE: collectMode
+  AUDITFEED_WORK_QUEUE_NAME: workQueueName
+  AUDITFEED_COLLECT_SLOTS: string(collectSlots)
 }
 
 // Only the credential setting of the chosen auth mode is set; the code ignores the others.

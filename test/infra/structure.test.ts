@@ -296,12 +296,18 @@ describe('storage', () => {
     expect(blob.text).toContain('concat([deploymentStorageContainerName], auditfeedContainers)');
   });
 
-  it('creates the queue and the poison queue the Functions host uses, and the queue name defaults to the code default', () => {
+  it('creates the batch and work queues and their poison queues, the names defaulting to the code defaults', () => {
     expect(literal(params(main.root).get('queueName')!.default)).toBe(SETTINGS.queueName.default);
+    expect(literal(params(main.root).get('workQueueName')!.default)).toBe(SETTINGS.workQueueName.default);
     const queues = literal(
       propertyPath(params_(avmModule('res/storage/storage-account')), 'queueServices', 'queues'),
     );
-    expect(queues).toEqual([{ name: new Expr('queueName') }, { name: new Expr("'${queueName}-poison'") }]);
+    expect(queues).toEqual([
+      { name: new Expr('queueName') },
+      { name: new Expr("'${queueName}-poison'") },
+      { name: new Expr('workQueueName') },
+      { name: new Expr("'${workQueueName}-poison'") },
+    ]);
     expect(poisonQueueName('q')).toBe('q-poison');
   });
 });
