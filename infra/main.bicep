@@ -587,6 +587,7 @@ module alerts './app/alerts.bicep' = {
     applicationInsightsId: monitoring.outputs.resourceId
     alertEmail: alertEmail
     queueName: queueName
+    workQueueName: workQueueName
     lagThresholdSeconds: collectorLagAlertMinutes * 60
     // Three intervals, at least a day: one slow re-listing is not yet a problem.
     sweepThresholdSeconds: max(86400, 3 * sweepIntervalMinutes * 60)

@@ -8,6 +8,9 @@ param applicationInsightsId string
 @description('Receives alert e-mails; empty = no action group.')
 param alertEmail string = ''
 param queueName string
+
+@description('The work queue of fanout mode (collection tasks).')
+param workQueueName string
 @description('Collector lag (now - cursor) above which the lag alert fires.')
 param lagThresholdSeconds int
 @description('Content found this late (now - contentCreated, by a re-listing) raises an informational alert.')
@@ -175,13 +178,13 @@ var rules = [
   {
     name: 'collector-silent'
     displayName: 'auditfeed: collector has not finished a run for an hour'
-    description: 'No "Collector run finished" in the last hour: the timer is not firing or every run fails.'
+    description: 'No "Collector run finished" (inline) or "Collection tasks dispatched" (fanout) in the last hour: the timer is not firing or every run fails.'
     severity: 1
     frequency: 'PT15M'
     window: 'PT1H'
     operator: 'LessThan'
     threshold: 1
-    query: 'traces | where message startswith "Collector run finished"'
+    query: 'traces | where message startswith "Collector run finished" or message startswith "Collection tasks dispatched"'
   }
   {
     name: 'recorded-gap'
@@ -209,6 +212,27 @@ var rules = [
         '| where (message has "MaxDequeueCount" and message contains "${queueName}-poison")'
         '    or message contains "goes to the poison queue"'
         '    or message startswith "Poison queue holds"'
+        '| project timestamp, message'
+      ],
+      '\n'
+    )
+  }
+  {
+    name: 'collection-task-lost'
+    displayName: 'auditfeed: collection tasks were lost or could not be dispatched'
+    description: 'Fanout mode: a tenant x content type task was lost (its worker died or timed out, or its message went to ${workQueueName}-poison) and the timer took the unit back, or the timer could not dispatch tasks. Nothing is lost, but a unit that keeps losing its task does not move.'
+    severity: 2
+    frequency: 'PT15M'
+    window: 'PT15M'
+    operator: 'GreaterThan'
+    threshold: 0
+    query: join(
+      [
+        'traces'
+        '| where message startswith "Collection task lost"'
+        '    or message startswith "Collection tasks could not be dispatched"'
+        '    or message startswith "Work poison queue holds"'
+        '    or (message has "MaxDequeueCount" and message contains "${workQueueName}-poison")'
         '| project timestamp, message'
       ],
       '\n'

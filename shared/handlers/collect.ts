@@ -39,8 +39,33 @@ export async function dispatch(
   await runtime.ensureResources();
   const summary = await runtime.planner({ logger, now }).plan();
   await reportPoisonQueue(runtime, logger, now());
+  await reportWorkQueue(runtime, logger, now());
   await reportCertificateExpiry(runtime, logger, now());
   return summary;
+}
+
+/**
+ * Fanout mode: what waits in the work queue ("Queue state" too: tasks waiting long mean too few workers),
+ * and an error while its poison queue holds tasks. A poisoned task's unit is dispatched again after two
+ * intervals; one that keeps failing keeps this error (and the collection-task-lost alert) firing.
+ */
+async function reportWorkQueue(runtime: CollectorRuntime, logger: Logger, now: Date): Promise<void> {
+  const queueName = runtime.config.workQueueName;
+  let state: QueueState;
+  try {
+    state = await readQueueState(runtime.storage.queues, queueName, now);
+  } catch (e) {
+    logger.warn('Could not read the queue state', { queue: queueName, error: (e as Error).message });
+    return;
+  }
+  logger.info('Queue state', { ...state });
+  if (state.poisonMessages > 0) {
+    logger.error(
+      `Work poison queue holds ${state.poisonMessages} collection task(s) that failed ${runtime.config.maxDequeueCount} times ` +
+        '(see the collectorWorker errors). Their units are dispatched again; clear the poison queue once the cause is fixed.',
+      { poisonQueue: state.poisonQueue, poisonMessages: state.poisonMessages },
+    );
+  }
 }
 
 /**

@@ -86,6 +86,7 @@ export const RULE_NAMES = [
   'collector-silent',
   'recorded-gap',
   'poison-message',
+  'collection-task-lost',
   'function-failures',
   'queue-backlog',
   'credential-expiry',

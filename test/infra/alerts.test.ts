@@ -4,7 +4,11 @@ import { createSelfSignedCertificate } from '../../scripts/simulator';
 import { startCosmos, type CosmosHandle } from '../../scripts/local/services';
 import type { AuditRecord, ContentType } from '../../shared/contentTypes';
 import { loadConfig } from '../../shared/config';
-import { collect } from '../../shared/handlers/collect';
+import type { Collector, CollectorOptions } from '../../shared/collector/collector';
+import { collect, dispatch } from '../../shared/handlers/collect';
+import { collectTask } from '../../shared/handlers/collectTask';
+import type { Logger } from '../../shared/logging';
+import { drainQueue } from '../../scripts/local/queueTrigger';
 import { write } from '../../shared/handlers/write';
 import { silentLogger } from '../../shared/logging';
 import { CollectorRuntime } from '../../shared/runtime';
@@ -33,6 +37,7 @@ const INPUT = {
   resourceToken: 'test',
   applicationInsightsId: '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Insights/components/appi',
   queueName: QUEUE,
+  workQueueName: 'auditfeed-collect',
   lagThresholdSeconds: 3600,
   lateThresholdSeconds: 3600,
   sweepThresholdSeconds: 3600,
@@ -370,7 +375,9 @@ describe('one tenant: every alert over the lines of real runs', () => {
     expect(backlog[0]!.oldestMessageAgeSeconds).toBeGreaterThan(1800);
     expect(firing(t).sort()).toEqual(
       RULE_NAMES.filter(
-        (n) => !['collector-silent', 'function-failures', 'credential-expiry'].includes(n),
+        // collection-task-lost: fanout mode only (the 500-tenant case below).
+        (n) =>
+          !['collector-silent', 'function-failures', 'credential-expiry', 'collection-task-lost'].includes(n),
       ).sort(),
     );
   });
@@ -449,6 +456,8 @@ describe('500 tenants: the alerts still find the one tenant in trouble', () => {
   let stack: CollectorStack;
   let healthy: Trace[];
   let troubled: Trace[];
+  let lost: Trace[];
+  const DEAD = tenants[7]!;
 
   beforeAll(async () => {
     stack = await startCollectorStack(
@@ -486,8 +495,24 @@ describe('500 tenants: the alerts still find the one tenant in trouble', () => {
     );
     const now = (): Date => stack.sim.clock.now();
     const recorder = new TraceRecorder(now);
+    // 500 tenants: fanned out (the default from 2 tenants on), the timer dispatching, workers collecting.
     const runtime = stack.runtime();
-    await collect(runtime, recorder.logger(), false, now);
+    expect(runtime.config.collectMode).toBe('fanout');
+    const fanOut = async (logger: Logger, worker: CollectorRuntime = runtime): Promise<void> => {
+      await dispatch(runtime, logger, false, now);
+      await drainQueue({
+        queue: runtime.workQueue,
+        poisonQueue: runtime.workQueue,
+        batchSize: 32,
+        maxDequeueCount: 1,
+        timeoutMs: 170_000,
+        handler: async (m) => {
+          await collectTask(worker, m.text, logger, now);
+        },
+        onError: () => undefined,
+      });
+    };
+    await fanOut(recorder.logger());
     healthy = recorder.take();
     await stack.drain();
 
@@ -504,10 +529,32 @@ describe('500 tenants: the alerts still find the one tenant in trouble', () => {
       times: Infinity,
       action: { kind: 'malformed', body: '{"value":[]}' },
     });
-    await collect(runtime, recorder.logger(), false, now);
+    await fanOut(recorder.logger());
     troubled = recorder.take();
     await stack.drain();
-  });
+
+    // One tenant's worker dies inside its task; past the claim's expiry the timer takes the unit back.
+    stack.sim.faults.clear();
+    const dying = new (class extends CollectorRuntime {
+      override collector(o: Partial<CollectorOptions> = {}): Collector {
+        const c = super.collector(o);
+        const runOne = c.runOne.bind(c);
+        c.runOne = (tenantId, ct, deadlineMs) =>
+          tenantId === DEAD
+            ? Promise.reject(new Error('instance recycled'))
+            : runOne(tenantId, ct, deadlineMs);
+        return c;
+      }
+    })(runtime.config, silentLogger);
+    stack.sim.clock.advance(5 * MINUTE);
+    await fanOut(silentLogger, dying);
+    dying.close();
+    await stack.drain();
+    stack.sim.clock.advance(15 * MINUTE);
+    await fanOut(recorder.logger());
+    lost = recorder.take();
+    await stack.drain();
+  }, 175_000);
 
   afterAll(async () => stack?.stop());
 
@@ -521,7 +568,17 @@ describe('500 tenants: the alerts still find the one tenant in trouble', () => {
   });
 
   it('stays quiet on a healthy run', () => {
+    expect(healthy.some((t) => t.message.startsWith('Collection tasks dispatched'))).toBe(true);
     expect(firing(tables(healthy))).toEqual([]);
+  });
+
+  it('collection-task-lost names the one unit whose worker died, and nothing else fires', () => {
+    const rows = evaluateRule(rule('collection-task-lost'), tables(lost)).rows.map((r) => text(r.message));
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toContain('Collection task lost');
+    expect(rows[0]).toContain(DEAD);
+    // sweep-behind as in the troubled run: the sweep interval is a week here and the clock has moved hours.
+    expect(firing(tables(lost)).sort()).toEqual(['collection-task-lost', 'sweep-behind']);
   });
 
   it('finds exactly the lagging tenant, the failed one and the quarantined blob', () => {
