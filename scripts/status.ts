@@ -4,6 +4,7 @@
  * settings.
  */
 import { formatSeconds, readStatus, type PipelineStatus } from '../shared/status';
+import { TaskClaimStore } from '../shared/storage/taskClaimStore';
 import { CONTAINERS, createStorageClients } from '../shared/storage/clients';
 import { WatermarkStore } from '../shared/storage/watermarkStore';
 import { flagSet, flagValue, parseFlags, UsageError, wholeNumber } from './cli/args';
@@ -87,13 +88,28 @@ export function statusRows(s: PipelineStatus): Array<Record<string, string>> {
             : '-',
       Quarantined: String(c.quarantine.length),
       Gaps: String(c.gapCount),
+      // Fanout mode: where the unit's collection task stands.
+      Task: c.task
+        ? `${c.task.state} ${c.task.finishedAt && c.task.state === 'done' ? c.task.finishedAt : (c.task.startedAt ?? c.task.enqueuedAt)}`
+        : '-',
     };
   });
 }
 
 export function formatStatus(s: PipelineStatus): string {
   const rows = [
-    ['Tenant', 'Content type', 'Cursor', 'Lag', 'Last run', 'Records', 'Late found', 'Quarantined', 'Gaps'],
+    [
+      'Tenant',
+      'Content type',
+      'Cursor',
+      'Lag',
+      'Last run',
+      'Records',
+      'Late found',
+      'Quarantined',
+      'Gaps',
+      'Task',
+    ],
     ...statusRows(s).map((r) => Object.values(r)),
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
@@ -149,6 +165,7 @@ export const statusCommand: Command = {
       tenants: target.tenantIds,
       contentTypes: target.contentTypes,
       watermarks: new WatermarkStore(blobs.getContainerClient(CONTAINERS.watermarks)),
+      claims: new TaskClaimStore(blobs.getContainerClient(CONTAINERS.watermarks)),
       queues,
       queueName: target.queueName,
       lagWarningSeconds: args.lagWarningMinutes * 60,

@@ -3,6 +3,8 @@ import type { ContentType } from './contentTypes';
 import type { QuarantinedBlob } from './collector/watermark';
 import type { Gap } from './collector/windows';
 import type { ContentTypeRunSummary } from './collector/summary';
+import pLimit from 'p-limit';
+import type { TaskClaim, TaskClaimStore } from './storage/taskClaimStore';
 import type { WatermarkStore } from './storage/watermarkStore';
 import { poisonQueueName } from './writer/poisonReplay';
 
@@ -26,6 +28,8 @@ export interface ContentTypeStatus {
   /** When the last full-retention re-listing finished, and whether one is under way. */
   lastSweepCompletedAt: string | null;
   sweepInProgress: boolean;
+  /** Fanout mode: the unit's collection task (none: inline mode, or never dispatched). */
+  task?: TaskClaim;
 }
 
 export interface PipelineStatus {
@@ -41,6 +45,8 @@ export interface StatusOptions {
   tenants: string[];
   contentTypes: readonly ContentType[];
   watermarks: WatermarkStore;
+  /** The task claims beside the watermarks (fanout mode); read when given. */
+  claims?: TaskClaimStore;
   queues: QueueServiceClient;
   queueName: string;
   /** Lag above which a content type is reported as behind. */
@@ -68,9 +74,22 @@ export async function readStatus(o: StatusOptions): Promise<PipelineStatus> {
   const now = o.now ?? new Date();
   const contentTypes: ContentTypeStatus[] = [];
   const problems: string[] = [];
-  for (const tenantId of o.tenants) {
-    for (const contentType of o.contentTypes) {
-      const { watermark, etag } = await o.watermarks.load(tenantId, contentType);
+  // Hundreds of tenants: read the blobs a few at a time, report in configuration order.
+  const limit = pLimit(16);
+  const loaded = await Promise.all(
+    o.tenants.flatMap((tenantId) =>
+      o.contentTypes.map((contentType) =>
+        limit(async () => ({
+          tenantId,
+          contentType,
+          ...(await o.watermarks.load(tenantId, contentType)),
+          task: o.claims ? (await o.claims.load(tenantId, contentType)).claim : undefined,
+        })),
+      ),
+    ),
+  );
+  for (const { tenantId, contentType, watermark, etag, task } of loaded) {
+    {
       const cursor = watermark.cursor;
       const lagSeconds = cursor ? Math.round((now.getTime() - cursor.getTime()) / 1000) : null;
       const status: ContentTypeStatus = {
@@ -86,6 +105,7 @@ export async function readStatus(o: StatusOptions): Promise<PipelineStatus> {
         quarantine: [...watermark.quarantine.values()],
         lastSweepCompletedAt: watermark.sweep.completedAt,
         sweepInProgress: watermark.sweep.next !== null,
+        ...(task ? { task } : {}),
       };
       contentTypes.push(status);
       const where = `${tenantId} ${contentType}`;
@@ -104,6 +124,12 @@ export async function readStatus(o: StatusOptions): Promise<PipelineStatus> {
         problems.push(
           `${where}: the full re-listing of the 7 days has not finished since ${swept}: content listed late may ` +
             "expire before it is found (see the runs' errors, or raise the run deadline)",
+        );
+      }
+      if (task && task.state !== 'done' && now.getTime() > Date.parse(task.until)) {
+        problems.push(
+          `${where}: its collection task ${task.taskId} was lost (${task.state} since ${task.startedAt ?? task.enqueuedAt}); ` +
+            'the next timer run dispatches the unit again (see the collectorWorker errors)',
         );
       }
       if (status.quarantine.length > 0) {

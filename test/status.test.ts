@@ -83,6 +83,33 @@ describe('npm run status', () => {
     expect((await run(['--lag-warning-minutes', '240'])).out).not.toContain('behind the feed');
   });
 
+  it('fanout mode: shows the task of each unit, and names a lost one', async () => {
+    const runtime = stack.runtime({ AUDITFEED_CONTENT_TYPES: 'Audit.General' });
+    await runtime.ensureResources();
+    // A worker started this task an hour ago and never finished: its claim expired.
+    await runtime.claims.save(
+      TENANT,
+      'Audit.General',
+      {
+        taskId: 'task-7',
+        state: 'running',
+        enqueuedAt: '2026-11-20T10:58:00.000Z',
+        startedAt: '2026-11-20T11:00:00.000Z',
+        until: '2026-11-20T11:10:00.000Z',
+      },
+      undefined,
+    );
+    const { code, out } = await run([]);
+    expect(code).toBe(1);
+    expect(out).toMatch(new RegExp(`${TENANT}\\s+Audit\\.General\\s.*running 2026-11-20T11:00:00\\.000Z`));
+    expect(out).toContain(
+      `${TENANT} Audit.General: its collection task task-7 was lost (running since 2026-11-20T11:00:00.000Z); ` +
+        'the next timer run dispatches the unit again',
+    );
+    const json = JSON.parse((await run(['--json'])).out) as PipelineStatus;
+    expect(json.contentTypes[0]!.task).toMatchObject({ taskId: 'task-7', state: 'running' });
+  });
+
   it('refuses bad arguments and bad settings with exit code 2', async () => {
     expect(() => parseArgs(['--lag-warning-minutes', 'soon'])).toThrow(/whole number/);
     expect((await run(['--nope'])).code).toBe(2);

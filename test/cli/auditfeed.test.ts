@@ -295,7 +295,7 @@ describe('status and replay-poison against the running local stack, no settings'
     expect(r.stdout).toContain('Poison queue: ');
     const csv = await cli(['status', '--format', 'csv']);
     expect(csv.stdout.split('\r\n')[0]).toBe(
-      'Tenant,Content type,Cursor,Lag,Last run,Records,Late found,Quarantined,Gaps',
+      'Tenant,Content type,Cursor,Lag,Last run,Records,Late found,Quarantined,Gaps,Task',
     );
     const json = await cli(['status', '--json']);
     expect(JSON.parse(json.stdout)).toMatchObject({ contentTypes: [{ tenantId: TENANT, started: false }] });
