@@ -73,7 +73,7 @@ export interface AuditfeedConfig {
   concurrency: { tenants: number; contentTypes: number; fetches: number };
   /**
    * inline: the timer collects every tenant itself; fanout: the timer enqueues one task per due tenant ×
-   * content type on the work queue and collectorWorker instances run them (DESIGN §3a).
+   * content type on the work queue and collectorWorker instances run them (docs/scale.md).
    */
   collectMode: 'inline' | 'fanout';
   workQueueName: string;

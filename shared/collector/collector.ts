@@ -124,7 +124,7 @@ export class Collector {
   }
 
   /**
-   * One tenant × content type on its own (a fanned-out task, DESIGN §3a): the whole of `deadlineMs` is
+   * One tenant × content type on its own (a fanned-out task, docs/scale.md): the whole of `deadlineMs` is
    * its share, with the same guarantees as inside a run.
    */
   async runOne(

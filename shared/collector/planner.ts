@@ -78,7 +78,7 @@ interface Unit {
 }
 
 /**
- * The timer's half of fanned-out collection (DESIGN §3a). It decides what is due from the task claims
+ * The timer's half of fanned-out collection (docs/scale.md). It decides what is due from the task claims
  * beside the watermarks: a unit with no live claim gets a new task (claim written with If-Match, then the
  * message sent), a unit whose task waits too long gets the same task sent again (a lost message), and a
  * unit whose claim expired (worker died, message poisoned) is taken back. It never runs collection and

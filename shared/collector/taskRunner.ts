@@ -29,7 +29,7 @@ export interface TaskRunnerDeps {
 }
 
 /**
- * collectorWorker's work (DESIGN §3a): take the task's claim from queued to running with If-Match — of
+ * collectorWorker's work (docs/scale.md): take the task's claim from queued to running with If-Match — of
  * two deliveries of one task exactly one gets there — run the tenant × content type to the task's
  * deadline with every guarantee of a timer run (the watermark's own ETag included), then mark the claim
  * done so the next timer run dispatches the unit again. A stale or duplicate task is dropped (the

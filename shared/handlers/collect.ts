@@ -26,7 +26,7 @@ export async function collect(
 }
 
 /**
- * The timer trigger's work in fanout mode (DESIGN §3a): dispatch a task per due tenant × content type to
+ * The timer trigger's work in fanout mode (docs/scale.md): dispatch a task per due tenant × content type to
  * the work queue; collectorWorker runs them. Reports like an inline run.
  */
 export async function dispatch(

@@ -6,7 +6,7 @@ import { BadMessageError } from './envelope';
 export const COLLECT_TASK_VERSION = 1;
 
 /**
- * One unit of fanned-out collection (DESIGN §3a): a tenant × content type, the task id its claim carries,
+ * One unit of fanned-out collection (docs/scale.md): a tenant × content type, the task id its claim carries,
  * and the share of the interval the planner gave it.
  */
 export interface CollectTask {

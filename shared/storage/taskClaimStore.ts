@@ -4,7 +4,7 @@ import { readText } from './blobText';
 import { AuditfeedError } from '../errors';
 
 /**
- * Where one tenant × content type's collection task stands (DESIGN §3a):
+ * Where one tenant × content type's collection task stands (docs/scale.md):
  * - queued: the planner enqueued task `taskId`; no worker has started it;
  * - running: a worker runs it;
  * - done: it finished (any outcome); the next planner run may dispatch a new task.

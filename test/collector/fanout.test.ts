@@ -11,7 +11,7 @@ import { CollectorRuntime } from '../../shared/runtime';
 import { countIds, startCollectorStack, type CollectorStack, type DrainedMessage } from '../helpers/stack';
 
 /**
- * Fanned-out collection (DESIGN §3a) against the simulator and Azurite: the planner claims due units and
+ * Fanned-out collection (docs/scale.md) against the simulator and Azurite: the planner claims due units and
  * sends their tasks to the work queue; workers (the queue trigger's semantics, scripts/local/queueTrigger)
  * run them. Time is the simulator's clock, moved by the test.
  */
