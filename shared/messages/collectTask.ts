@@ -1,6 +1,6 @@
 import { CONTENT_TYPES, type ContentType } from '../contentTypes';
 import { isGuid } from '../guid';
-import { BadMessageError } from './envelope';
+import { BadMessageError, jsonObjectMessage } from './envelope';
 
 /** Version of the work queue's task messages; a worker refuses versions it does not know. */
 export const COLLECT_TASK_VERSION = 1;
@@ -26,21 +26,7 @@ export function encodeCollectTask(task: CollectTask): string {
 
 /** Parses a work queue message; throws BadMessageError saying what is wrong. */
 export function decodeCollectTask(message: unknown): CollectTask {
-  let value: unknown = Buffer.isBuffer(message) ? message.toString('utf8') : message;
-  if (typeof value === 'string') {
-    const text = value;
-    try {
-      value = JSON.parse(text);
-    } catch {
-      throw new BadMessageError(
-        `Collection task is not JSON (starts with ${JSON.stringify(text.slice(0, 40))}).`,
-      );
-    }
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new BadMessageError('Collection task is not a JSON object.');
-  }
-  const t = value as Record<string, unknown>;
+  const t = jsonObjectMessage(message, 'Collection task');
   if (t.v !== COLLECT_TASK_VERSION || t.kind !== 'collect') {
     throw new BadMessageError(
       `Collection task has version ${JSON.stringify(t.v)} and kind ${JSON.stringify(t.kind)}; this worker reads ` +

@@ -148,22 +148,30 @@ function decompress(compressed: Buffer, enc: Compression, where: string): Buffer
  * envelope. The version is checked first, so a message from a newer collector fails clearly.
  */
 export function decodeEnvelope(message: unknown): Envelope {
+  const e = jsonObjectMessage(message, 'Message');
+  const decoder = typeof e.v === 'number' ? DECODERS.get(e.v) : undefined;
+  if (decoder === undefined) throw new EnvelopeVersionError(e.v);
+  return decoder(e);
+}
+
+/**
+ * A queue message as a JSON object (the worker may hand over text, a Buffer, or already parsed JSON);
+ * throws BadMessageError naming `what` otherwise.
+ */
+export function jsonObjectMessage(message: unknown, what: string): Record<string, unknown> {
   let value: unknown = Buffer.isBuffer(message) ? message.toString('utf8') : message;
   if (typeof value === 'string') {
     const text = value;
     try {
       value = JSON.parse(text);
     } catch {
-      throw new BadMessageError(`Message is not JSON (starts with ${JSON.stringify(text.slice(0, 40))}).`);
+      throw new BadMessageError(`${what} is not JSON (starts with ${JSON.stringify(text.slice(0, 40))}).`);
     }
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new BadMessageError('Message is not a JSON object.');
+    throw new BadMessageError(`${what} is not a JSON object.`);
   }
-  const e = value as Record<string, unknown>;
-  const decoder = typeof e.v === 'number' ? DECODERS.get(e.v) : undefined;
-  if (decoder === undefined) throw new EnvelopeVersionError(e.v);
-  return decoder(e);
+  return value as Record<string, unknown>;
 }
 
 /**
