@@ -426,7 +426,9 @@ describe('one tenant: every alert over the lines of real runs', () => {
       const [queue] = run('queue', runs.troubled);
       expect(Number(queue!.approximateMessages)).toBeGreaterThan(0);
       expect(Number(queue!.oldestMessageAgeSeconds)).toBeGreaterThan(1800);
-      expect(run('poison-queue', runs.troubled)).toEqual([expect.objectContaining({ poisonMessages: 1 })]);
+      expect(run('poison-queue', runs.troubled)).toEqual([
+        expect.objectContaining({ poisonQueue: `${QUEUE}-poison`, poisonMessages: 1 }),
+      ]);
       expect(run('quarantined', runs.troubled)).toEqual([expect.objectContaining({ quarantined: 1 })]);
       expect(run('quarantined', runs.healthy)).toEqual([expect.objectContaining({ quarantined: 0 })]);
     });
@@ -505,7 +507,7 @@ describe('500 tenants: the alerts still find the one tenant in trouble', () => {
         poisonQueue: runtime.workQueue,
         batchSize: 32,
         maxDequeueCount: 1,
-        timeoutMs: 170_000,
+        timeoutMs: 380_000,
         handler: async (m) => {
           await collectTask(worker, m.text, logger, now);
         },
@@ -554,7 +556,7 @@ describe('500 tenants: the alerts still find the one tenant in trouble', () => {
     await fanOut(recorder.logger());
     lost = recorder.take();
     await stack.drain();
-  }, 175_000);
+  }, 400_000);
 
   afterAll(async () => stack?.stop());
 
@@ -591,6 +593,20 @@ describe('500 tenants: the alerts still find the one tenant in trouble', () => {
     expect(firing(t).sort()).toEqual(
       ['collection-failed', 'collector-lag', 'quarantined-blob', 'sweep-behind'].sort(),
     );
+  });
+
+  it('the workbook charts the tasks: 500 dispatched a run, the lost one, and both queues apart', () => {
+    const tasks = (traces: Trace[]): Row[] => runKql(workbookQueries().get('tasks')!, tables(traces)).rows;
+    expect(tasks(healthy)).toEqual([
+      expect.objectContaining({ dispatched: 500, requeued: 0, queued: 0, running: 0, lost: 0, failed: 0 }),
+    ]);
+    expect(tasks(lost)).toEqual([expect.objectContaining({ dispatched: 500, lost: 1, failed: 0 })]);
+    const queues = runKql(workbookQueries().get('queue')!, tables(healthy)).rows.map((r) => r.queue);
+    expect(queues.sort()).toEqual(['auditfeed-batches', 'auditfeed-collect']);
+    const poison = runKql(workbookQueries().get('poison-queue')!, tables(healthy)).rows.map(
+      (r) => r.poisonQueue,
+    );
+    expect(poison.sort()).toEqual(['auditfeed-batches-poison', 'auditfeed-collect-poison']);
   });
 
   it('the workbook lists all 500 with the lagging tenant first', () => {
