@@ -285,6 +285,37 @@ describe('fanned-out collection', () => {
     expect(decodeCollectTask(encodeCollectTask(good))).toEqual(good);
   });
 
+  it('throttling of one tenant (AF429 as HTTP 403) slows only that tenant: the others see none', async () => {
+    const runtime = stack.runtime(env());
+    const now = (): Date => stack.sim.clock.now();
+    stack.sim.clock.advance(10 * MINUTE);
+    stack.sim.faults.add({
+      route: 'content',
+      tenantId: TENANTS[1]!,
+      times: 3,
+      action: { kind: 'throttle', shape: '403-AF429', retryAfterSeconds: 1 },
+    });
+    expect((await runtime.planner({ now }).plan()).dispatched).toBe(9);
+    const summaries: { tenantId: string; throttles: number; outcome: string }[] = [];
+    await drainQueue({
+      queue: work,
+      poisonQueue: work,
+      batchSize: 9,
+      timeoutMs: 120_000,
+      handler: async (m) => {
+        const r = await collectTask(runtime, m.text, silent, now);
+        summaries.push(r.summary!);
+      },
+    });
+    await stack.drain();
+    const throttled = (t: string): number =>
+      summaries.filter((s) => s.tenantId === t).reduce((n, s) => n + s.throttles, 0);
+    expect(throttled(TENANTS[1]!)).toBe(3);
+    expect(throttled(TENANTS[0]!)).toBe(0);
+    expect(throttled(TENANTS[2]!)).toBe(0);
+    expect(summaries.every((s) => s.outcome === 'complete')).toBe(true);
+  }, 120_000);
+
   it('paces each unit at the tenant budget over its content types, so all instances together stay under it', () => {
     const fanout = stack.runtime({ ...env(), AUDITFEED_MAX_REQUESTS_PER_MINUTE: '2000' });
     const units = CONTENT_TYPES.map((ct) => fanout.clientFor(TENANTS[0]!, ct));
