@@ -137,10 +137,14 @@ export interface HuntOptions {
   mailBurstItems?: number;
   /** Downloads from one IP within the range that count as bulk (default 50). */
   bulkDownloads?: number;
-  /** How far after a sign-in from a new IP its follow-up actions are tied to it (default 24 hours). */
-  followHours?: number;
   /** Sign-in history before the range that defines "known" IPs and countries (default 30 days). */
   baselineDays?: number;
+  /**
+   * How far before the range an account's first successful sign-in in that history must be for the new-IP
+   * rule to apply (default 24 hours). A shorter history (the store's first hours, a range starting just after
+   * the account's first sign-ins) knows too few of the account's everyday addresses to call one new.
+   */
+  minHistoryHours?: number;
   /** Mail domains of the organisation; default: the domains of the accounts in the rows read. */
   internalDomains?: string[];
   /** IP → country (e.g. a GeoIP database); audit records carry no country. */
@@ -182,8 +186,8 @@ interface Defaults {
   sprayUsers: number;
   mailBurstItems: number;
   bulkDownloads: number;
-  followHours: number;
   baselineDays: number;
+  minHistoryHours: number;
 }
 
 function defaults(o: HuntOptions): Defaults {
@@ -192,8 +196,8 @@ function defaults(o: HuntOptions): Defaults {
     sprayUsers: o.sprayUsers ?? 5,
     mailBurstItems: o.mailBurstItems ?? 100,
     bulkDownloads: o.bulkDownloads ?? 50,
-    followHours: o.followHours ?? 24,
     baselineDays: o.baselineDays ?? 30,
+    minHistoryHours: o.minHistoryHours ?? 24,
   };
 }
 
@@ -229,12 +233,13 @@ async function tenantRows(container: Container, range: TimeRange, options: HuntO
 /**
  * Runs the pack for one account over a time range and explains what looks attacker-like, with the
  * evidence rows. Rules (all thresholds in HuntOptions):
- * - a successful sign-in from an IP not used by the account in the baselineDays before the range, followed
- *   within followHours (or from that same IP) by mailbox abuse (external forwarding, a rule that deletes or
- *   hides mail, payment searches, a MailItemsAccessed burst), bulk downloads, a consent grant or app
- *   credential, or an admin role change → high (downloads and mail sent from that IP and, with ipCountry,
- *   whether its country is new are added as context). An action taken from another new or spraying IP
- *   belongs to that IP's sign-in, not to this one, and one from an IP known before the range is the owner's;
+ * - a successful sign-in from an IP not used by the account in the baselineDays before the range, and from
+ *   that same IP mailbox abuse (external forwarding, a rule that deletes or hides mail, payment searches, a
+ *   MailItemsAccessed burst), bulk downloads, a consent grant or app credential, or an admin role change →
+ *   high (downloads and mail sent from that IP and, with ipCountry, whether its country is new are added as
+ *   context). Applied only when the account has successful sign-ins reaching back at least minHistoryHours
+ *   before the range (otherwise every address it uses would look new). An action from another address, or
+ *   none, is not tied to the sign-in: it cannot be placed in that session;
  * - a successful sign-in from an IP that sprayed passwords at ≥ sprayUsers accounts (evidence: every failed
  *   sign-in of that IP, against any account, and this account's successes from it), or the account's mail,
  *   files, mail sending or admin actions used from such an IP → high;
@@ -243,9 +248,10 @@ async function tenantRows(container: Container, range: TimeRange, options: HuntO
  *   (directory-changes-by-user: service principal added, grants, consent) → high (consent phishing: the
  *   evidence is the app's mail access and those directory changes);
  * - external forwarding of the account's own mailbox or by its rules, hiding rules, payment searches,
- *   legacy-protocol sign-ins, mail or download bursts, consent grants / app credentials, role changes,
- *   failed-sign-in bursts on their own → medium;
- * - an admin (UserType 2) forwarding another mailbox outside (Set-Mailbox) → info only (an admin change);
+ *   legacy-protocol sign-ins, mail or download bursts, consent grants / app credentials, role changes by the
+ *   account, failed-sign-in bursts on their own → medium;
+ * - an admin (UserType 2) forwarding another mailbox outside (Set-Mailbox), or another account changing this
+ *   account's admin roles → info only (an admin change);
  * - new IPs with nothing suspicious after them (travel, a new phone) → info only.
  * Verdict: attacker-like with any high finding, or two different medium rules each with evidence from
  * somewhere other than the account's usual address (known before the range; without a baseline, the one
@@ -288,9 +294,8 @@ async function investigateWith(
   // Sign-ins: known IPs / countries come from successful sign-ins before the range.
   const baseline = history.filter((r) => (text(r, 'CreationTime') ?? '') < from);
   const inRange = history.filter((r) => (text(r, 'CreationTime') ?? '') >= from);
-  const knownIps = new Set(
-    baseline.filter((r) => text(r, 'Operation') === 'UserLoggedIn').map((r) => text(r, 'clientIp')),
-  );
+  const baselineSuccesses = baseline.filter((r) => text(r, 'Operation') === 'UserLoggedIn');
+  const knownIps = new Set(baselineSuccesses.map((r) => text(r, 'clientIp')));
   const countryOf = (ip: string | undefined): string | undefined =>
     ip === undefined ? undefined : options.ipCountry?.(ip);
   const knownCountries = new Set([...knownIps].map(countryOf).filter((c) => c !== undefined));
@@ -299,11 +304,22 @@ async function investigateWith(
     knownBefore: knownIps.has(s.ip),
   }));
   const successes = inRange.filter((r) => text(r, 'Operation') === 'UserLoggedIn');
+  // The history must reach back far enough to know the account's everyday addresses: with none, or only the
+  // last minutes or hours of it (a range starting just after the store's first records or the account's
+  // first sign-ins), its phone, its home's other address or a colleague's desk would all look new.
+  const historyStart = Math.min(...baselineSuccesses.map(timeOf));
+  const historyMs = Date.parse(`${from}Z`) - historyStart;
   let newIpSignIns: Row[] = [];
-  if (baseline.length === 0) {
+  if (baselineSuccesses.length === 0) {
     notes.push(
-      `No sign-ins in the ${d.baselineDays} days before the range: every IP would be new, so the new-IP rule ` +
-        'was not applied.',
+      `No successful sign-ins in the ${d.baselineDays} days before the range: every IP would be new, so the ` +
+        'new-IP rule was not applied.',
+    );
+  } else if (!(historyMs >= d.minHistoryHours * 3_600_000)) {
+    notes.push(
+      `The account's first successful sign-in the store holds is at ${cosmosTime(new Date(historyStart))}, only ` +
+        `${(historyMs / 3_600_000).toFixed(1)} h before the range (less than ${d.minHistoryHours} h): too little ` +
+        'to know its usual addresses, so the new-IP rule was not applied.',
     );
   } else {
     const firstPerIp = new Map<string, Row>();
@@ -398,17 +414,31 @@ async function investigateWith(
       'access through an application that survives password resets',
     mine(tenant.consent),
   );
-  const roleRows = tenant.roles.filter(
-    (r) => text(r, 'user') === user || (text(r, 'ObjectId') ?? '').toLowerCase() === user,
-  );
+  const describeRole = (r: Row): string =>
+    `${text(r, 'Operation') ?? ''} ${roleName(r) ?? ''} on ${text(r, 'ObjectId') ?? '?'}`;
+  const roleRows = mine(tenant.roles);
   addMedium(
     'admin-role-change',
-    'admin role changes by or for this account',
-    roleRows
-      .map((r) => `${text(r, 'Operation') ?? ''} ${roleName(r) ?? ''} on ${text(r, 'ObjectId') ?? '?'}`)
-      .join('; '),
+    'admin role changes by this account',
+    roleRows.map(describeRole).join('; '),
     roleRows,
   );
+  // A role another admin gave this account (or took from it) is that admin's doing: context for what the
+  // account may do, not a sign that it was taken over (the change is evidence in the admin's own report).
+  const grantedRoles = tenant.roles.filter(
+    (r) => text(r, 'user') !== user && (text(r, 'ObjectId') ?? '').toLowerCase() === user,
+  );
+  if (grantedRoles.length > 0) {
+    findings.push({
+      rule: 'admin-role-change-by-other',
+      severity: 'info',
+      title: `${grantedRoles.length} admin role change(s) for this account by other accounts`,
+      why:
+        `${grantedRoles.map((r) => `${text(r, 'user') ?? '?'}: ${describeRole(r)}`).join('; ')}; another ` +
+        'admin’s change, worth checking it was requested, but not a sign that this account was taken over',
+      evidence: grantedRoles,
+    });
+  }
 
   // Sign-in based medium findings (not follow-up actions).
   const legacy = mine(tenant.legacy).filter((r) => text(r, 'Operation') === 'UserLoggedIn');
@@ -463,25 +493,14 @@ async function investigateWith(
     });
   }
 
-  // High: a new IP followed by post-compromise actions (or actions from that same IP).
-  const followMs = d.followHours * 3_600_000;
-  // An action from another new or spraying IP belongs to that IP's sign-in, not to this one, and one from an
-  // IP the account used before the range is the owner's: a new address of the owner's (a new phone, a short
-  // baseline) is not made the attacker's by actions taken from elsewhere.
-  const attributable = new Set([...newIpSignIns.map((r) => text(r, 'clientIp')), ...sprayIps, ...knownIps]);
+  // High: a new IP and post-compromise actions taken from it. Only from it: an action from another address
+  // or none cannot be placed in that session (a phone's or an office's next address, another admin's change
+  // for this account, a directory change without an address look the same), and ones from elsewhere still
+  // count in the verdict's two medium rules from somewhere other than the usual address.
   for (const signIn of newIpSignIns) {
     const ip = text(signIn, 'clientIp') as string;
-    const t = timeOf(signIn);
     const followed = actions
-      .map((a) => ({
-        label: a.label,
-        rows: a.rows.filter((r) => {
-          const at = timeOf(r);
-          const from = text(r, 'clientIp');
-          if (from === ip) return true;
-          return at >= t && at - t <= followMs && !(from !== undefined && attributable.has(from));
-        }),
-      }))
+      .map((a) => ({ label: a.label, rows: a.rows.filter((r) => text(r, 'clientIp') === ip) }))
       .filter((a) => a.rows.length > 0);
     // Downloads from the new IP are context, not a trigger: a traveller downloads files from a hotel too.
     if (followed.length === 0) continue;
@@ -500,8 +519,8 @@ async function investigateWith(
       severity: 'high',
       title: `sign-in from a new IP ${ip}${country ? ` (${country}${newCountry ? ', a new country' : ''})` : ''} followed by ${what.join('; ')}`,
       why:
-        `${ip} was never used by this account in the ${d.baselineDays} days before; within ${d.followHours} h ` +
-        '(or from the same IP) came the actions an attacker takes after stealing a session or password',
+        `${ip} was never used by this account in the ${d.baselineDays} days before; from the same IP came the ` +
+        'actions an attacker takes after stealing a session or password',
       evidence: unique([signIn, ...followed.flatMap((a) => a.rows), ...sameIpDownloads, ...sameIpSends]).sort(
         (a, b) => timeOf(a) - timeOf(b),
       ),

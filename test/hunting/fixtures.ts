@@ -285,7 +285,79 @@ export function tenantRecords(): { contentType: ContentType; record: AuditRecord
 }
 
 export function tenantDocuments(): AuditDocument[] {
-  return tenantRecords().map(({ contentType, record }) => {
+  return documentsOf(tenantRecords());
+}
+
+/**
+ * Accounts whose history before EDGE_RANGE is short or holds no successful sign-in, or whose role another admin
+ * changes (for a container of their own):
+ * - olga: an admin whose only sign-in before the range is half an hour before it; in the range she signs in
+ *   from another address and, two hours later, makes a role change from it (benign: her laptop at home);
+ * - nina: only a failed sign-in before the range, at her desk all day; pete adds her to a role (benign);
+ * - ron: signs in from his desk for weeks, in the range once from a new address; pete adds him to a role an
+ *   hour later (benign: pete's doing, not that session's);
+ * - pete: an admin at his desk for weeks; in the range from a new address, an hour later from his desk again,
+ *   then a role change without an address (benign);
+ * - quinn: signs in from his desk for weeks; in the range from a new address, and two hours later gives himself
+ *   a role, the change carrying no address (which session it was taken in cannot be told).
+ */
+export const EDGE_RANGE = { from: '2026-11-21T12:00:00', to: '2026-11-22T00:00:00' };
+export const OLGA = 'olga@contoso.com';
+export const NINA = 'nina@contoso.com';
+export const RON = 'ron@contoso.com';
+export const PETE = 'pete@contoso.com';
+export const QUINN = 'quinn@contoso.com';
+
+export function edgeRecords(): { contentType: ContentType; record: AuditRecord }[] {
+  const aad: AuditRecord[] = [
+    signIn('2026-11-21T11:30:00', OLGA, '198.51.100.81', true),
+    signIn('2026-11-21T13:00:00', OLGA, '2001:db8:81::7', true),
+    directory(
+      '2026-11-21T15:00:00',
+      OLGA,
+      'Add member to role.',
+      'gus@contoso.com',
+      '2001:db8:81::7',
+      'Reports Reader',
+    ),
+    signIn('2026-11-18T09:00:00', NINA, '198.51.100.82', false),
+    ...['13:00', '14:00', '16:00'].map((t) => signIn(`2026-11-21T${t}:00`, NINA, '198.51.100.82', true)),
+    ...['2026-11-10T08:00:00', '2026-11-17T08:00:00'].map((t) => signIn(t, RON, '198.51.100.83', true)),
+    signIn('2026-11-21T13:00:00', RON, '192.0.2.83', true),
+    ...['2026-11-10T08:00:00', '2026-11-17T08:00:00'].map((t) => signIn(t, PETE, '198.51.100.84', true)),
+    signIn('2026-11-21T12:30:00', PETE, '198.51.100.84', true),
+    directory('2026-11-21T12:40:00', PETE, 'Add member to role.', NINA, '198.51.100.84', 'Reports Reader'),
+    signIn('2026-11-21T13:00:00', PETE, '192.0.2.84', true),
+    directory(
+      '2026-11-21T13:59:00',
+      PETE,
+      'Add member to role.',
+      RON,
+      '198.51.100.84',
+      'Exchange Administrator',
+    ),
+    signIn('2026-11-21T14:00:00', PETE, '198.51.100.84', true),
+    directory(
+      '2026-11-21T15:00:00',
+      PETE,
+      'Add member to role.',
+      'gus@contoso.com',
+      '',
+      'Helpdesk Administrator',
+    ),
+    ...['2026-11-10T08:00:00', '2026-11-17T08:00:00'].map((t) => signIn(t, QUINN, '198.51.100.85', true)),
+    signIn('2026-11-21T13:00:00', QUINN, '192.0.2.85', true),
+    directory('2026-11-21T15:00:00', QUINN, 'Add member to role.', QUINN, '', 'Global Administrator'),
+  ];
+  return aad.map((record) => ({ contentType: 'Audit.AzureActiveDirectory' as const, record }));
+}
+
+export function edgeDocuments(): AuditDocument[] {
+  return documentsOf(edgeRecords());
+}
+
+function documentsOf(records: { contentType: ContentType; record: AuditRecord }[]): AuditDocument[] {
+  return records.map(({ contentType, record }) => {
     const mapped = toDocument(JSON.parse(JSON.stringify(record)), {
       tenantId: TENANT,
       contentType,

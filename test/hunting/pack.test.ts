@@ -8,6 +8,7 @@ import {
   queryRows,
   runQuery,
   timeline,
+  type InvestigationReport,
   type PageProgress,
   type Row,
 } from '../../shared/hunting';
@@ -20,7 +21,21 @@ import {
 } from '../../shared/hunting/rows';
 import { ensureCosmosContainer } from '../../shared/writer/cosmosContainer';
 import { RecordingLogger } from '../writer/helpers';
-import { ALICE_HOME, APP, RANGE, SPRAY_IP, TOM_ABROAD, tenantDocuments } from './fixtures';
+import {
+  ALICE_HOME,
+  APP,
+  EDGE_RANGE,
+  NINA,
+  OLGA,
+  PETE,
+  QUINN,
+  RANGE,
+  RON,
+  SPRAY_IP,
+  TOM_ABROAD,
+  edgeDocuments,
+  tenantDocuments,
+} from './fixtures';
 
 let cosmos: CosmosHandle;
 let client: CosmosClient;
@@ -391,5 +406,59 @@ describe('investigate and hunt', () => {
     ]);
     expect(fiona.verdict).toBe('worth a look');
     expect(result.skipped).toEqual([]);
+  });
+});
+
+describe('the new-IP rule needs a history, and ties only what was done from the new IP', () => {
+  let edges: Container;
+  const rules = (r: InvestigationReport): string[] => r.findings.map((f) => `${f.severity} ${f.rule}`);
+
+  beforeAll(async () => {
+    edges = await ensureCosmosContainer(
+      client,
+      { database: 'auditfeed', container: 'hunting-edges', retentionDays: 180 },
+      new RecordingLogger(),
+    );
+    for (const doc of edgeDocuments()) await edges.items.upsert(doc);
+  });
+
+  it('leaves the rule out when the account’s history before the range is a sliver', async () => {
+    // Olga's only sign-in before the range is 30 minutes before it: her other address is not known to be new.
+    const olga = await investigate(edges, OLGA, EDGE_RANGE);
+    expect(olga.verdict).toBe('worth a look');
+    expect(rules(olga)).toEqual(['medium admin-role-change']);
+    expect(olga.notes.join('\n')).toContain('only 0.5 h before the range (less than 24 h)');
+    // With the minimum lowered, the same records make the rule fire.
+    const eager = await investigate(edges, OLGA, EDGE_RANGE, { minHistoryHours: 0.25 });
+    expect(eager.verdict).toBe('attacker-like');
+    expect(rules(eager)[0]).toBe('high new-ip-then-abuse');
+  });
+
+  it('leaves the rule out when no sign-in before the range succeeded', async () => {
+    const nina = await investigate(edges, NINA, EDGE_RANGE);
+    expect(nina.verdict).toBe('nothing attacker-like');
+    expect(rules(nina)).toEqual(['info admin-role-change-by-other']);
+    expect(nina.notes.join('\n')).toContain('No successful sign-ins');
+  });
+
+  it('does not make another admin’s change for the account its own doing', async () => {
+    const ron = await investigate(edges, RON, EDGE_RANGE);
+    expect(ron.verdict).toBe('nothing attacker-like');
+    expect(rules(ron).sort()).toEqual(['info admin-role-change-by-other', 'info new-ip']);
+    const granted = ron.findings.find((f) => f.rule === 'admin-role-change-by-other')!;
+    expect(granted.why).toContain(`${PETE}: Add member to role. Exchange Administrator on ${RON}`);
+  });
+
+  it('ties to a new IP only what was done from it', async () => {
+    // An action without an address cannot be placed in the new address's session, whether or not the account
+    // signed in from its usual address in between.
+    for (const user of [PETE, QUINN]) {
+      const report = await investigate(edges, user, EDGE_RANGE);
+      expect(report.verdict).toBe('worth a look');
+      expect(rules(report)).toEqual(['medium admin-role-change', 'info new-ip']);
+    }
+    const result = await hunt(edges, EDGE_RANGE);
+    expect(result.flagged).toEqual([]);
+    expect(result.reviewed.map((r) => r.user).sort()).toEqual([OLGA, PETE, QUINN]);
   });
 });
