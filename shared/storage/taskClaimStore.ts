@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { RestError, type ContainerClient } from '@azure/storage-blob';
 import type { ContentType } from '../contentTypes';
 import { readText } from './blobText';
@@ -23,6 +24,11 @@ export interface TaskClaim {
   outcome?: string;
   /** After this the claim no longer holds. */
   until: string;
+  /**
+   * Random per write: a write whose answer was lost recognises itself by it. Without it, two identical
+   * writes (two deliveries of one task starting in the same millisecond) would both pass as won.
+   */
+  writeId?: string;
 }
 
 export interface LoadedClaim {
@@ -69,7 +75,7 @@ export class TaskClaimStore {
     etag: string | undefined,
   ): Promise<string> {
     const name = this.blobName(tenantId, contentType);
-    const body = JSON.stringify(claim);
+    const body = JSON.stringify({ ...claim, writeId: randomUUID() });
     const blob = this.container.getBlockBlobClient(name);
     try {
       const response = await blob.upload(body, Buffer.byteLength(body), {

@@ -3,7 +3,8 @@ import { runSchedule, startChaosServices, type ChaosServices, type ScheduleResul
 /**
  * Randomized, seeded fault schedules across the whole pipeline (issue 5). `npm test` runs 25 of them;
  * `CHAOS_SCHEDULES=200 npm run chaos` is the long run. A failing seed is printed so it can be replayed
- * with CHAOS_SEEDS=<seed>.
+ * with CHAOS_SEEDS=<seed>. Odd seeds collect fanned out with several workers (issue 13), even seeds
+ * inline; CHAOS_MODE=fanout or CHAOS_MODE=inline runs every schedule one way.
  */
 const seeds = process.env.CHAOS_SEEDS
   ? process.env.CHAOS_SEEDS.split(',').map(Number)
@@ -26,7 +27,8 @@ describe('chaos: nothing lost, nothing duplicated', () => {
     for (const r of results) for (const [k, v] of Object.entries(r.faults)) faults[k] = (faults[k] ?? 0) + v;
     const sum = (f: (r: ScheduleResult) => number): number => results.reduce((n, r) => n + f(r), 0);
     process.stdout.write(
-      `chaos: ${results.length} schedules, ${sum((r) => r.expected)} records, ` +
+      `chaos: ${results.length} schedules (${results.filter((r) => r.mode === 'fanout').length} fanned out to ` +
+        `${sum((r) => r.workers)} workers), ${sum((r) => r.expected)} records, ` +
         `missing ${sum((r) => r.missing.length)}, duplicates ${sum((r) => r.duplicates)}, ` +
         `late blobs found ${sum((r) => r.counts.lateFound)} (up to ${Math.max(0, ...results.map((r) => r.counts.maxLatenessHours))} h late), ` +
         `unreadable blobs ${sum((r) => r.counts.unreadableBlobs)}, gaps ${sum((r) => r.gapBlobs.length)} ` +
@@ -48,10 +50,13 @@ describe('chaos: nothing lost, nothing duplicated', () => {
         );
       }
       results.push(result);
-      const context = `seed ${seed} (replay: CHAOS_SEEDS=${seed} npx jest test/chaos)`;
+      const context = `seed ${seed}, ${result.mode} (replay: CHAOS_SEEDS=${seed} npx jest test/chaos)`;
       expect({ context, missing: result.missing }).toEqual({ context, missing: [] });
       expect({ context, duplicates: result.duplicates }).toEqual({ context, duplicates: 0 });
       expect({ context, unexpected: result.unexpected }).toEqual({ context, unexpected: [] });
+      // Fanned out, a content type runs on one worker at a time, dispatched by one planner.
+      expect({ context, overlapping: result.overlappingTasks }).toEqual({ context, overlapping: [] });
+      expect({ context, doubleDispatch: result.doubleDispatch }).toEqual({ context, doubleDispatch: [] });
       // Gaps and quarantine exactly where content expired or could not be read, and nowhere else.
       expect({ context, gaps: result.unexplainedGaps }).toEqual({ context, gaps: [] });
       expect({ context, quarantine: result.unexplainedQuarantine }).toEqual({ context, quarantine: [] });
