@@ -8,6 +8,7 @@ import { collectTask } from '../../shared/handlers/collectTask';
 import { BadMessageError } from '../../shared/messages/envelope';
 import { decodeCollectTask, encodeCollectTask } from '../../shared/messages/collectTask';
 import { CollectorRuntime } from '../../shared/runtime';
+import { ClaimConflictError } from '../../shared/storage/taskClaimStore';
 import { countIds, startCollectorStack, type CollectorStack, type DrainedMessage } from '../helpers/stack';
 
 /**
@@ -254,6 +255,29 @@ describe('fanned-out collection', () => {
     const outcomes = await runAll(stack, work, runtime);
     expect(outcomes.every((o) => o === 'ran')).toBe(true);
   }, 120_000);
+
+  it('two identical claim writes with the same ETag: exactly one wins (a lost answer is not taken for a win)', async () => {
+    const runtime = stack.runtime(env());
+    await runtime.ensureResources();
+    const tenantId = TENANTS[2]!;
+    const claim = {
+      taskId: 'same',
+      state: 'queued' as const,
+      enqueuedAt: '2026-11-20T12:00:00.000Z',
+      until: '2026-11-21T12:00:00.000Z',
+    };
+    const { etag } = await runtime.claims.load(tenantId, 'DLP.All');
+    const first = await runtime.claims.save(tenantId, 'DLP.All', claim, etag);
+    // Two workers, the same clock reading: byte-identical running claims, both If-Match the queued one.
+    const running = { ...claim, state: 'running' as const, startedAt: '2026-11-20T12:01:00.000Z' };
+    const results = await Promise.allSettled([
+      runtime.claims.save(tenantId, 'DLP.All', running, first),
+      runtime.claims.save(tenantId, 'DLP.All', running, first),
+    ]);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const lost = results.flatMap((r): unknown[] => (r.status === 'rejected' ? [r.reason] : []));
+    expect(lost).toEqual([expect.any(ClaimConflictError)]);
+  });
 
   it('a malformed task fails (retried, then poison) and says what is wrong', async () => {
     const runtime = stack.runtime(env());
