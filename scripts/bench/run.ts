@@ -23,6 +23,9 @@ import {
   type BenchInputs,
   type MemoryRun,
 } from './report';
+import { formatScaleTable } from './scaleReport';
+import { isScaleCommand, parseScaleArgs, SCALE_USAGE, type ScaleOptions } from './scaleArgs';
+import { scaleBench } from './scale';
 import { benchScenario, writeScenario } from './scenario';
 import { startBenchSimulator } from './simulatorClient';
 
@@ -109,7 +112,75 @@ async function throughput(
   }
 }
 
+/** `--tenants N`: the scale bench (scale.ts), its own options, table and result file. */
+async function scaleMain(argv: readonly string[]): Promise<number> {
+  let o: ScaleOptions;
+  try {
+    const command = parseScaleArgs(argv);
+    if (command.help) {
+      process.stdout.write(`${SCALE_USAGE}\n`);
+      return 0;
+    }
+    o = command.options;
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`bench: ${e.message}\n${USAGE_HINT}\n`);
+    return 2;
+  }
+  // Ctrl-C or a kill must not leave the simulators and worker processes behind: exiting runs the
+  // children's exit hooks (childProcess.ts, scripts/local/processes.ts).
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+  const workDir = mkdtempSync(join(tmpdir(), 'auditfeed-scale-'));
+  const machine = {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model,
+    memoryBytes: totalmem(),
+    node: process.version,
+    loadAverageBefore: loadavg(),
+    loadAverageAfter: [] as number[],
+  };
+  const startedAt = new Date();
+  try {
+    const outDir = resolve(o.outDir);
+    mkdirSync(outDir, { recursive: true });
+    const file = join(outDir, `scale-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+    const write = (fields: Record<string, unknown>): void =>
+      writeFileSync(
+        file,
+        `${JSON.stringify({ kind: 'scale', options: o, machine, startedAt, ...fields }, null, 2)}\n`,
+      );
+    const result = await scaleBench({
+      options: o,
+      workDir,
+      log,
+      onRun: (runs) => write({ partial: true, runs }),
+    });
+    machine.loadAverageAfter = loadavg();
+    const seconds = (Date.now() - startedAt.getTime()) / 1000;
+    const header =
+      `Fanned-out collection: ${fmt(o.tenants)} tenants (${result.tenants.small} small at ${fmt(o.sizes.small)}, ` +
+      `${result.tenants.medium} medium at ${fmt(o.sizes.medium)}, ${result.tenants.large} large at ${fmt(o.sizes.large)} ` +
+      `records/hour), ${o.contentTypes.length} content types, ${o.lookbackHours} h backlog, latency ` +
+      `${o.latencyMs[0]}-${o.latencyMs[1]} ms, limit = budget ${fmt(o.apiRequestsPerMinute)}/min per tenant, ` +
+      `planner every ${o.intervalSeconds} s, ${o.steadyIntervals} steady intervals`;
+    process.stdout.write(`\n${formatScaleTable(result.runs, header)}\n`);
+    process.stdout.write(
+      `\nMachine: ${machine.cpus} × ${machine.cpuModel ?? 'CPU'}, Node ${machine.node} (every worker process, ` +
+        `the simulators, Azurite and the planner share these cores); load average ` +
+        `${machine.loadAverageBefore.map((l) => l.toFixed(1)).join(' ')} before, ` +
+        `${machine.loadAverageAfter.map((l) => l.toFixed(1)).join(' ')} after; ${Math.round(seconds / 60)} min\n`,
+    );
+    write({ seconds, ...result });
+    process.stdout.write(`\nFigures written to ${file}\n`);
+    return 0;
+  } finally {
+    await stopAll();
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<number> {
+  if (isScaleCommand(process.argv.slice(2))) return scaleMain(process.argv.slice(2));
   let o: BenchOptions;
   try {
     const command = parseBenchCommand(process.argv.slice(2));
