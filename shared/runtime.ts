@@ -66,15 +66,17 @@ export class CollectorRuntime {
     if (!client) {
       const tenant = this.config.tenants.find((t) => t.tenantId === tenantId);
       const { http, endpoints, contentTypes } = this.config;
+      // A unit's pacer spaces its requests evenly (no burst), so any 60 s holds at most its rate + 1: one
+      // less than its share keeps all of a tenant's units together within the budget.
       const requestsPerMinute = perUnit
-        ? Math.max(1, Math.floor(http.maxRequestsPerMinute / contentTypes.length))
+        ? Math.max(1, Math.floor(http.maxRequestsPerMinute / contentTypes.length) - 1)
         : http.maxRequestsPerMinute;
       client = new ManagementActivityClient({
         tenantId,
         apiOrigin: endpoints.apiOrigin,
         credential: this.credentials.forTenant(tenantId),
         publisherId: tenant?.publisherId ?? tenantId,
-        pacer: new RequestPacer({ requestsPerMinute }),
+        pacer: new RequestPacer({ requestsPerMinute, ...(perUnit ? { burst: 1 } : {}) }),
         retry: { maxRetries: http.maxRetries, ...this.retryDelays },
         timeoutMs: http.timeoutMs,
         ...(endpoints.tlsCaPem !== undefined ? { tlsCaPem: endpoints.tlsCaPem } : {}),
@@ -136,7 +138,19 @@ export class CollectorRuntime {
       claims: this.claims,
       queue: {
         send: async (text) => {
-          await this.workQueue.sendMessage(text);
+          const { messageId, popReceipt } = await this.workQueue.sendMessage(text);
+          return { messageId, popReceipt };
+        },
+        stillWaiting: async (m) => {
+          try {
+            // Visible again at once (it is), with a new receipt; fails once a dequeue changed the receipt.
+            const r = await this.workQueue.updateMessage(m.messageId, m.popReceipt, undefined, 0);
+            return { messageId: m.messageId, popReceipt: r.popReceipt! };
+          } catch (e) {
+            const status = (e as { statusCode?: number }).statusCode;
+            if (status === 404 || status === 400) return undefined;
+            throw e;
+          }
         },
       },
       intervalMs: scheduleIntervalMs(c.collectSchedule),

@@ -6,9 +6,20 @@ import { silentLogger, type Logger } from '../logging';
 import { encodeCollectTask, type CollectTask } from '../messages/collectTask';
 import { ClaimConflictError, type TaskClaim, type TaskClaimStore } from '../storage/taskClaimStore';
 
+/** A sent message, as the queue service names it. */
+export interface SentMessage {
+  messageId: string;
+  popReceipt: string;
+}
+
 /** Where tasks go: the work queue (collectorWorker's trigger). */
 export interface TaskQueue {
-  send(text: string): Promise<void>;
+  send(text: string): Promise<SentMessage>;
+  /**
+   * Whether a sent message still waits on the queue: its new pop receipt if so; undefined once a worker took
+   * it (a dequeue changes the receipt), it was deleted, or it is gone. Says nothing about others' messages.
+   */
+  stillWaiting(message: SentMessage): Promise<SentMessage | undefined>;
 }
 
 export interface PlannerOptions {
@@ -66,6 +77,8 @@ export interface PlanSummary {
 type Decision =
   | { kind: 'busy'; state: 'queued' | 'running' }
   | { kind: 'requeue'; claim: TaskClaim; etag: string }
+  /** Still waiting on the queue after two intervals: remember the message's new receipt, send nothing. */
+  | { kind: 'waiting'; claim: TaskClaim; etag: string; message: SentMessage }
   | { kind: 'dispatch'; etag: string | undefined; expired?: TaskClaim }
   | { kind: 'failed'; error: string };
 
@@ -128,8 +141,26 @@ export class Planner {
     };
     for (const u of units) {
       if (u.decision.kind === 'busy') summary[u.decision.state]++;
+      if (u.decision.kind === 'waiting') summary.queued++;
       if (u.decision.kind === 'failed') fail(u, u.decision.error);
     }
+    // Checked messages keep their new receipts (best effort: a lost write only means another check).
+    await Promise.all(
+      units.map((u) =>
+        u.decision.kind === 'waiting'
+          ? limit(async () => {
+              const d = u.decision as Extract<Decision, { kind: 'waiting' }>;
+              const claim = {
+                ...d.claim,
+                requeuedAt: this.now().toISOString(),
+                messageId: d.message.messageId,
+                popReceipt: d.message.popReceipt,
+              };
+              await this.options.claims.save(u.tenantId, u.contentType, claim, d.etag).catch(() => undefined);
+            })
+          : undefined,
+      ),
+    );
     // Least recently served first: with more due units than slots, the queue serves them in this order.
     toSend.sort((a, b) => a.lastFinished.localeCompare(b.lastFinished));
     await Promise.all(
@@ -192,10 +223,24 @@ export class Planner {
       const expired = claim.state === 'done' ? undefined : claim;
       return { ...unit, lastFinished, decision: { kind: 'dispatch', etag, ...(expired ? { expired } : {}) } };
     }
-    if (claim.state === 'queued') {
+    if (claim.state === 'queued' && etag) {
       const sent = Date.parse(claim.requeuedAt ?? claim.enqueuedAt);
-      // Two intervals without a worker starting it: its message may be lost; the same task again is safe.
-      if (now - sent >= 2 * this.options.intervalMs && etag) {
+      // Two intervals without a worker starting it: ask the queue whether its message still waits (behind a
+      // backlog: leave it, or every interval would add a copy of every waiting task). Gone while the claim
+      // still says queued: it was lost; the same task again is safe.
+      if (now - sent >= 2 * this.options.intervalMs) {
+        const sentMessage =
+          claim.messageId && claim.popReceipt
+            ? { messageId: claim.messageId, popReceipt: claim.popReceipt }
+            : undefined;
+        let waiting: SentMessage | undefined;
+        try {
+          waiting = sentMessage ? await this.options.queue.stillWaiting(sentMessage) : undefined;
+        } catch (e) {
+          return { ...unit, decision: { kind: 'failed', error: (e as Error).message } };
+        }
+        if (waiting)
+          return { ...unit, lastFinished, decision: { kind: 'waiting', claim, etag, message: waiting } };
         return { ...unit, lastFinished, decision: { kind: 'requeue', claim, etag } };
       }
     }
@@ -228,8 +273,9 @@ export class Planner {
     } else {
       throw new Error(`unit ${unitName(u)} is not to be sent`);
     }
+    let etag2: string;
     try {
-      await this.options.claims.save(u.tenantId, u.contentType, claim, etag);
+      etag2 = await this.options.claims.save(u.tenantId, u.contentType, claim, etag);
     } catch (e) {
       if (e instanceof ClaimConflictError) return 'conflict';
       throw e;
@@ -243,7 +289,12 @@ export class Planner {
       deadlineMs,
       enqueuedAt: now.toISOString(),
     };
-    await this.options.queue.send(encodeCollectTask(task));
+    const sent = await this.options.queue.send(encodeCollectTask(task));
+    // Remember which message carries the task, so a later run can ask the queue whether it still waits.
+    // Best effort: without it a later run re-sends the same task, which is safe.
+    await this.options.claims
+      .save(u.tenantId, u.contentType, { ...claim, ...sent }, etag2)
+      .catch(() => undefined);
     return d.kind === 'requeue' ? 'requeued' : 'dispatched';
   }
 }

@@ -5,6 +5,8 @@ export interface PacerOptions {
   /** Requests allowed back to back before pacing starts. Default: one second's worth, at least 1. */
   burst?: number;
   now?: () => number;
+  /** How to wait (tests pass a virtual clock's). */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
 /**
@@ -15,6 +17,7 @@ export class RequestPacer {
   private readonly intervalMs: number;
   private readonly toleranceMs: number;
   private readonly now: () => number;
+  private readonly wait: (ms: number, signal?: AbortSignal) => Promise<void>;
   private tat = 0;
   readonly requestsPerMinute: number;
 
@@ -24,6 +27,7 @@ export class RequestPacer {
     const burst = options.burst ?? Math.max(1, Math.floor(options.requestsPerMinute / 60));
     this.toleranceMs = (burst - 1) * this.intervalMs;
     this.now = options.now ?? Date.now;
+    this.wait = options.sleep ?? sleep;
   }
 
   async acquire(signal?: AbortSignal): Promise<void> {
@@ -31,6 +35,6 @@ export class RequestPacer {
     this.tat = Math.max(this.tat, now);
     const wait = this.tat - this.toleranceMs - now;
     this.tat += this.intervalMs;
-    await sleep(wait, signal);
+    await this.wait(wait, signal);
   }
 }

@@ -16,8 +16,11 @@ export interface TaskClaim {
   taskId: string;
   state: 'queued' | 'running' | 'done';
   enqueuedAt: string;
-  /** The last time the planner put this same task on the queue again (its message may be lost). */
+  /** The last time the planner sent this same task again or found its message still waiting. */
   requeuedAt?: string;
+  /** The queue message that carries the task, and its latest pop receipt (to ask whether it still waits). */
+  messageId?: string;
+  popReceipt?: string;
   startedAt?: string;
   finishedAt?: string;
   /** The task's outcome once done (the content type's run outcome). */

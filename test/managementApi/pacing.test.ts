@@ -23,6 +23,38 @@ describe('RequestPacer', () => {
     expect(Date.now() - started).toBeLessThan(20);
   });
 
+  it('fanout: the units of a tenant, each at its share - 1 with no burst, never pass the tenant budget in any minute', async () => {
+    // Virtual time: each of five units asking as fast as it may for three minutes, on its own instance.
+    let now = 0;
+    const sleep = (ms: number): Promise<void> => {
+      now += Math.max(0, ms);
+      return Promise.resolve();
+    };
+    const budget = 2000;
+    const units = Array.from(
+      { length: 5 },
+      () =>
+        new RequestPacer({ requestsPerMinute: Math.floor(budget / 5) - 1, burst: 1, now: () => now, sleep }),
+    );
+    const times: number[] = [];
+    // Each unit's clock runs on its own; merge their admission times.
+    for (const unit of units) {
+      now = 0;
+      while (now < 180_000) {
+        await unit.acquire();
+        times.push(now);
+      }
+    }
+    times.sort((a, b) => a - b);
+    let peak = 0;
+    for (let i = 0, j = 0; i < times.length; i++) {
+      while (times[i]! - times[j]! >= 60_000) j++;
+      peak = Math.max(peak, i - j + 1);
+    }
+    expect(peak).toBeLessThanOrEqual(budget);
+    expect(peak).toBeGreaterThan(budget * 0.99);
+  });
+
   it('stops waiting when aborted', async () => {
     const pacer = new RequestPacer({ requestsPerMinute: 1, burst: 1, now: () => 0 });
     await pacer.acquire();
