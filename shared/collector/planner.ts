@@ -146,20 +146,14 @@ export class Planner {
     }
     // Checked messages keep their new receipts (best effort: a lost write only means another check).
     await Promise.all(
-      units.map((u) =>
-        u.decision.kind === 'waiting'
-          ? limit(async () => {
-              const d = u.decision as Extract<Decision, { kind: 'waiting' }>;
-              const claim = {
-                ...d.claim,
-                requeuedAt: this.now().toISOString(),
-                messageId: d.message.messageId,
-                popReceipt: d.message.popReceipt,
-              };
-              await this.options.claims.save(u.tenantId, u.contentType, claim, d.etag).catch(() => undefined);
-            })
-          : undefined,
-      ),
+      units.flatMap((u) => {
+        const d = u.decision;
+        if (d.kind !== 'waiting') return [];
+        const claim = { ...d.claim, requeuedAt: this.now().toISOString(), ...d.message };
+        return [
+          limit(() => this.options.claims.save(u.tenantId, u.contentType, claim, d.etag).catch(() => '')),
+        ];
+      }),
     );
     // Least recently served first: with more due units than slots, the queue serves them in this order.
     toSend.sort((a, b) => a.lastFinished.localeCompare(b.lastFinished));
