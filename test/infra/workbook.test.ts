@@ -34,7 +34,17 @@ const item = (name: string): WorkbookItem => workbook.items.find((i) => i.name =
 describe('workbook.json', () => {
   it('has a log query for each section, all of them run over real lines in alerts.test.ts', () => {
     expect([...workbookQueries().keys()].sort()).toEqual(
-      ['lag', 'collected', 'written', 'queue', 'quarantined', 'poison-queue', 'tasks', 'gaps', 'functions'].sort(),
+      [
+        'lag',
+        'collected',
+        'written',
+        'queue',
+        'quarantined',
+        'poison-queue',
+        'tasks',
+        'gaps',
+        'functions',
+      ].sort(),
     );
   });
 
