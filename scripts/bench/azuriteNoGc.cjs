@@ -13,3 +13,32 @@ if (/azurite/.test(entry)) {
   const constants = require(path.join(path.dirname(entry), 'blob', 'utils', 'constants.js'));
   constants.DEFAULT_GC_INTERVAL_MS = 24 * 60 * 60 * 1000;
 }
+
+// AUDITFEED_BENCH_AZURITE_PROFILE=<dir>: a CPU profile of this Azurite, written when it exits (NODE_OPTIONS
+// cannot carry --cpu-prof), to see which storage operations the bench's load costs it.
+const profileDir = process.env.AUDITFEED_BENCH_AZURITE_PROFILE;
+if (profileDir && /azurite/.test(entry)) {
+  const inspector = require('inspector');
+  const fs = require('fs');
+  const session = new inspector.Session();
+  session.connect();
+  session.post('Profiler.enable');
+  session.post('Profiler.setSamplingInterval', { interval: 1000 });
+  session.post('Profiler.start');
+  let written = false;
+  const write = () => {
+    if (written) return;
+    written = true;
+    // An in-process session answers synchronously, so this works inside 'exit'.
+    session.post('Profiler.stop', (err, result) => {
+      if (err) return;
+      fs.mkdirSync(profileDir, { recursive: true });
+      fs.writeFileSync(
+        path.join(profileDir, `azurite-${process.pid}.cpuprofile`),
+        JSON.stringify(result.profile),
+      );
+    });
+  };
+  process.on('exit', write);
+  process.prependListener('SIGTERM', write);
+}

@@ -234,7 +234,10 @@ async function scaleRun(
       retries: 0,
       durations: [] as number[],
       queued: [] as number[],
+      // What each task reported as its lag when it finished (the collector-lag alert's figure), steady state.
+      steadyLags: [] as number[],
     };
+    let steadyWindow: { from: number; until: number } | null = null;
     const consume = (): void => {
       workers.forEach((w, i) => {
         for (; read[i]! < w.lines.length; read[i]!++) {
@@ -254,6 +257,14 @@ async function scaleRun(
           const u = units.get(`${l.tenantId}/${l.contentType as string}`);
           if (!u) continue;
           if (typeof l.cursor === 'string') u.cursor = l.cursor;
+          const at = l.finishedAt as number;
+          if (
+            steadyWindow &&
+            at >= steadyWindow.from &&
+            at < steadyWindow.until &&
+            typeof l.lagSeconds === 'number'
+          )
+            tasks.steadyLags.push(l.lagSeconds);
           u.tasks++;
           u.lastResult = typeof l.result === 'string' ? l.result : null;
           u.lastError = typeof l.error === 'string' ? l.error : null;
@@ -308,6 +319,7 @@ async function scaleRun(
     const lags: number[] = [];
     const steadyFrom = Date.now();
     const steadyUntil = steadyFrom + o.steadyIntervals * intervalMs;
+    steadyWindow = { from: steadyFrom, until: steadyUntil };
     let samples = 0;
     while (Date.now() < steadyUntil) {
       await sleep(Math.min(SAMPLE_EVERY_MS, Math.max(0, steadyUntil - Date.now())));
@@ -381,6 +393,7 @@ async function scaleRun(
         fromSeconds: (steadyFrom - t0) / 1000,
         toSeconds: (steadyUntil - t0) / 1000,
       },
+      lagAtTaskEnd: distribution(tasks.steadyLags),
       requests: requestFigures(statsEnd, minimumEnd),
       steadyRequestsPerTenantHour:
         steadySeconds > 0 ? steadyRequests / r.tenants.length / (steadySeconds / 3600) : null,

@@ -162,7 +162,10 @@ export interface ScaleRunFigures {
     }[];
   };
   /** now − cursor over units, sampled every few seconds after catch-up, seconds. */
+  /** now − cursor of every unit, sampled every few seconds over the steady intervals (the sawtooth). */
   lag: Distribution & { samples: number; fromSeconds: number; toSeconds: number };
+  /** The lag each steady-state task reported when it finished: what the collector-lag alert reads. */
+  lagAtTaskEnd?: Distribution;
   requests: RequestFigures;
   /** Requests per tenant per hour of steady state. */
   steadyRequestsPerTenantHour: number | null;
@@ -217,6 +220,10 @@ export function formatScaleTable(runs: readonly ScaleRunFigures[], header: strin
     ],
     ['Lag p50 / p99, steady (s)', (r) => `${s(r.lag.p50)} / ${s(r.lag.p99)}`],
     ['Lag max, steady (s)', (r) => s(r.lag.max)],
+    [
+      'Lag at task end p50 / p99 / max (s)',
+      (r) => `${s(r.lagAtTaskEnd?.p50)} / ${s(r.lagAtTaskEnd?.p99)} / ${s(r.lagAtTaskEnd?.max)}`,
+    ],
     [
       'Requests/tenant at catch-up vs min',
       (r) =>

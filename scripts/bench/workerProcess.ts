@@ -4,8 +4,8 @@
  * invisible while it runs, failures retried then poisoned) and runs each task with collectTask, the
  * function's own code. Prints one JSON line when ready, one per task, and one per error; runs until killed.
  *
- *   AUDITFEED_* settings in the environment; WORKER_BATCH_SIZE tasks at once (default 12, host.json
- *   batchSize 8 + newBatchThreshold 4); WORKER_ID names the process in its lines.
+ *   AUDITFEED_* settings in the environment; at most WORKER_BATCH_SIZE tasks at once (default 12): the host's
+ *   batchSize 8 fetched again at newBatchThreshold 4, in that 2:1 split; WORKER_ID names the process in its lines.
  */
 import { loadConfig } from '../../shared/config';
 import { collectTask } from '../../shared/handlers/collectTask';
@@ -19,17 +19,20 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const runtime = new CollectorRuntime(config, silentLogger);
   const worker = process.env.WORKER_ID ?? String(process.pid);
-  const batchSize = Number(process.env.WORKER_BATCH_SIZE ?? 12);
+  const slots = Number(process.env.WORKER_BATCH_SIZE ?? 12);
+  const newBatchThreshold = Math.floor(slots / 3);
+  const batchSize = slots - newBatchThreshold;
   await runtime.ensureResources();
   const queue = runtime.workQueue;
   const poisonQueue = runtime.storage.queues.getQueueClient(`${config.workQueueName}-poison`);
-  print({ ready: true, worker, pid: process.pid, batchSize });
+  print({ ready: true, worker, pid: process.pid, batchSize, newBatchThreshold });
   let idleMs = 100;
   for (;;) {
     const result = await drainQueue({
       queue,
       poisonQueue,
       batchSize,
+      newBatchThreshold,
       // host.json: a failed task is visible again after 2 minutes, poisoned at the 5th failure.
       visibilityTimeoutSeconds: 120,
       maxDequeueCount: 5,

@@ -21,8 +21,14 @@ export interface DrainOptions {
   /** `<queue>-poison`, created on first use like the host does. */
   poisonQueue: QueueClient;
   handler: (message: QueueDelivery) => Promise<unknown>;
-  /** Messages received and processed at once (host.json batchSize). Default 16, max 32. */
+  /** Messages received at once (host.json batchSize). Default 16, max 32. */
   batchSize?: number;
+  /**
+   * Fetch the next batch once this few are still running (host.json newBatchThreshold), so at most
+   * batchSize + newBatchThreshold run at once and one slow message does not idle the rest. Default 0:
+   * the next batch waits for the whole batch in hand.
+   */
+  newBatchThreshold?: number;
   /** Delay before a failed message is visible again (host.json visibilityTimeout). Default 0. */
   visibilityTimeoutSeconds?: number;
   /** Failed deliveries after which a message is poisoned (host.json maxDequeueCount). Default 5. */
@@ -95,13 +101,38 @@ export async function drainQueue(options: DrainOptions): Promise<DrainResult> {
     await options.queue.deleteMessage(m.messageId, m.popReceipt);
   };
 
-  while (Date.now() < deadline && !options.stopped?.()) {
+  const threshold = Math.max(0, options.newBatchThreshold ?? 0);
+  const inFlight = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
+  const start = (m: DequeuedMessageItem): void => {
+    const p: Promise<void> = handle(m)
+      .catch((error: unknown) => {
+        failure ??= { error };
+      })
+      .finally(() => inFlight.delete(p));
+    inFlight.add(p);
+  };
+  const settle = async (): Promise<void> => {
+    await Promise.all(inFlight);
+    if (failure) throw failure.error;
+  };
+
+  while (Date.now() < deadline && !options.stopped?.() && !failure) {
+    if (inFlight.size > threshold) {
+      await Promise.race(inFlight);
+      continue;
+    }
     const { receivedMessageItems } = await options.queue.receiveMessages({
       numberOfMessages: batchSize,
       visibilityTimeout: lease,
     });
     if (receivedMessageItems.length > 0) {
-      await Promise.all(receivedMessageItems.map(handle));
+      receivedMessageItems.forEach(start);
+      continue;
+    }
+    if (inFlight.size > 0) {
+      // Nothing new yet: poll again when one finishes or after the poll pause.
+      await Promise.race([...inFlight, new Promise((resolve) => setTimeout(resolve, pollMs))]);
       continue;
     }
     // Nothing visible: done unless failed messages are waiting out their retry delay.
@@ -112,5 +143,6 @@ export async function drainQueue(options: DrainOptions): Promise<DrainResult> {
     }
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
+  await settle();
   return result;
 }

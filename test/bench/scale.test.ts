@@ -266,6 +266,7 @@ describe('scale bench figures', () => {
         requests: { actualPerTenant: 40, minimumPerTenant: 30, ratio: 4 / 3, worstRatio: 2 },
       },
       lag: { ...distribution([10, 20, 30]), samples: 3, fromSeconds: 300, toSeconds: 480 },
+      lagAtTaskEnd: distribution([5, 7, 40]),
       requests: { actualPerTenant: 80, minimumPerTenant: 35, ratio: 80 / 35, worstRatio: 3 },
       steadyRequestsPerTenantHour: 600,
       rate: rateFigures([stat('a', 80, 290)]),
@@ -365,6 +366,9 @@ describe('scale bench, a tiny run', () => {
     expect(r.lag.count).toBeGreaterThan(0);
     expect(r.lag.p50).toBeGreaterThanOrEqual(0);
     expect(r.lag.p99).toBeGreaterThanOrEqual(r.lag.p50!);
+    // Steady-state tasks report their lag; right after a task it is below the sampled sawtooth's top.
+    expect(r.lagAtTaskEnd!.count).toBeGreaterThan(0);
+    expect(r.lagAtTaskEnd!.max!).toBeLessThanOrEqual(r.lag.max! + 1);
     // Never fewer requests than the minimum; within the limit, so nothing throttled.
     expect(r.requests.ratio).toBeGreaterThanOrEqual(1);
     expect(r.rate.limitPerMinute).toBe(600);
