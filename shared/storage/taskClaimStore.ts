@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { RestError, type ContainerClient } from '@azure/storage-blob';
 import type { ContentType } from '../contentTypes';
-import { readText } from './blobText';
+import { readText, uploadGuarded } from './blobText';
 import { AuditfeedError } from '../errors';
 
 /**
@@ -79,22 +79,12 @@ export class TaskClaimStore {
   ): Promise<string> {
     const name = this.blobName(tenantId, contentType);
     const body = JSON.stringify({ ...claim, writeId: randomUUID() });
-    const blob = this.container.getBlockBlobClient(name);
-    try {
-      const response = await blob.upload(body, Buffer.byteLength(body), {
-        conditions: etag === undefined ? { ifNoneMatch: '*' } : { ifMatch: etag },
-        blobHTTPHeaders: { blobContentType: 'application/json' },
-      });
-      return response.etag!;
-    } catch (e) {
-      if (e instanceof RestError && (e.statusCode === 412 || e.statusCode === 409)) {
-        // A retried write whose first answer was lost fails its condition against our own ETag.
-        const again = await this.load(tenantId, contentType).catch(() => undefined);
-        if (again?.claim && JSON.stringify(again.claim) === body && again.etag) return again.etag;
-        throw new ClaimConflictError(`${this.container.containerName}/${name}`);
-      }
-      throw e;
-    }
+    return uploadGuarded(
+      this.container.getBlockBlobClient(name),
+      body,
+      etag,
+      () => new ClaimConflictError(`${this.container.containerName}/${name}`),
+    );
   }
 }
 

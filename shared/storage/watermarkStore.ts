@@ -1,6 +1,6 @@
 import { RestError, type ContainerClient } from '@azure/storage-blob';
 import type { ContentType } from '../contentTypes';
-import { readText } from './blobText';
+import { readText, uploadGuarded } from './blobText';
 import { AuditfeedError } from '../errors';
 import { Watermark } from '../collector/watermark';
 
@@ -55,33 +55,11 @@ export class WatermarkStore {
   async save(watermark: Watermark, etag: string | undefined, now: Date): Promise<string> {
     const name = this.blobName(watermark.tenantId, watermark.contentType);
     const body = JSON.stringify(watermark.toDocument(now));
-    const blob = this.container.getBlockBlobClient(name);
-    try {
-      const response = await blob.upload(body, Buffer.byteLength(body), {
-        conditions: etag === undefined ? { ifNoneMatch: '*' } : { ifMatch: etag },
-        blobHTTPHeaders: { blobContentType: 'application/json' },
-      });
-      return response.etag!;
-    } catch (e) {
-      if (e instanceof RestError && (e.statusCode === 412 || e.statusCode === 409)) {
-        // The SDK retries a write whose answer was lost; if that write landed, the retry fails its
-        // condition against our own new ETag. The same bytes (run summary and times included) are ours.
-        const landed = await this.readIfSame(name, body);
-        if (landed !== undefined) return landed;
-        throw new WatermarkConflictError(`${this.container.containerName}/${name}`);
-      }
-      throw e;
-    }
-  }
-
-  /** The blob's ETag when it holds exactly `body`; undefined otherwise. */
-  private async readIfSame(name: string, body: string): Promise<string | undefined> {
-    try {
-      const response = await this.container.getBlockBlobClient(name).download();
-      const text = await readText(response.readableStreamBody);
-      return text === body ? response.etag : undefined;
-    } catch {
-      return undefined;
-    }
+    return uploadGuarded(
+      this.container.getBlockBlobClient(name),
+      body,
+      etag,
+      () => new WatermarkConflictError(`${this.container.containerName}/${name}`),
+    );
   }
 }
