@@ -1,0 +1,695 @@
+import { randomUUID } from 'node:crypto';
+import type { ContentType } from '../contentTypes';
+import { AuditfeedError } from '../errors';
+import type { AuditLogQuery, AuditLogQueryApi } from '../graphAudit/types';
+import type { Logger } from '../logging';
+import { RecordNotSerialisableError, RecordTooLargeError, type BatchSink } from '../messages/batcher';
+import { sleep as realSleep } from '../sleep';
+import { fromAuditLogRecord } from './recordMapping';
+import { RecordSender } from './recordSender';
+import {
+  countProgress,
+  FINISHED_STATES,
+  pendingWindow,
+  ProgressConflictError,
+  type BackfillProgress,
+  type BackfillProgressStore,
+  type BackfillRequest,
+  type WindowProgress,
+} from './progressStore';
+import {
+  DAY_MS,
+  DEFAULT_FLOOR_MS,
+  DEFAULT_WINDOW_MS,
+  halve,
+  queryDisplayName,
+  runLimited,
+  splitRange,
+} from './windows';
+
+/**
+ * The backfill engine (docs/backfill.md): for each window of the range, create a Graph audit log query,
+ * keep its id, poll it with back-off, page its `/records`, map each record to the Management API record
+ * the live feed stores, keep the requested content types, send them through the live feed's queue and
+ * writer, flush, and only then save the page's nextLink and counts. A crash between any two steps
+ * therefore re-sends at most one page (the writer's upserts make that harmless) and loses nothing.
+ */
+
+/** Where a run may be interrupted; tests crash at a chosen step to prove the resume. */
+export type BackfillStep =
+  'query-created' | 'query-saved' | 'polled' | 'page-read' | 'page-sent' | 'page-saved';
+
+export interface BackfillStepInfo {
+  window: WindowProgress;
+  queryId?: string;
+  page?: number;
+}
+
+export interface BackfillRunOptions {
+  api: AuditLogQueryApi;
+  store: BackfillProgressStore;
+  sink: BatchSink;
+  /** What to backfill; an existing progress blob for the same tenant, range and content types is resumed. */
+  request: Omit<BackfillRequest, 'createdAt' | 'windowMs' | 'floorMs'> & {
+    windowMs?: number;
+    floorMs?: number;
+  };
+  logger: Logger;
+  now?: () => Date;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Epoch ms: no step starts after it (a function's timeout); the run stops at a safe point. */
+  deadline?: number;
+  /** Queries of this tenant in flight at once (the service allows at least 50 queued or running). */
+  maxQueriesInFlight?: number;
+  /** Queries created per window before it is reported failed. */
+  maxQueryAttempts?: number;
+  /** Queries this backfill creates in any 24 hours (the tenant's allocation is at least 200, shared). */
+  maxQueriesPerDay?: number;
+  /** Poll back-off: first wait, growth factor, longest wait. */
+  poll?: { initialMs?: number; factor?: number; maxMs?: number };
+  /** Wait after a 429 without Retry-After. */
+  throttleWaitMs?: number;
+  /** Messages may be this large (tests make batches small). */
+  maxMessageBytes?: number;
+  abortSignal?: AbortSignal;
+  onStep?: (step: BackfillStep, info: BackfillStepInfo) => void | Promise<void>;
+  /** Called after every save (the CLI's progress bar). */
+  onProgress?: (progress: BackfillProgress) => void;
+}
+
+export type BackfillOutcome =
+  /** Every window done. */
+  | 'complete'
+  /** Every window finished, some partial or failed: see the summary's windows. */
+  | 'finished-with-problems'
+  /** Stopped at a safe point before the end (deadline, query budget, abort); run again to continue. */
+  | 'stopped'
+  /** Another run owns this backfill. */
+  | 'busy'
+  /** An error stopped the run (saved progress is kept); run again once the cause is fixed. */
+  | 'failed';
+
+export interface BackfillSummary {
+  tenantId: string;
+  from: string;
+  to: string;
+  contentTypes: ContentType[];
+  progressBlob: string;
+  outcome: BackfillOutcome;
+  /** Why the run stopped early (outcome stopped / busy / failed). */
+  stoppedBecause?: 'deadline' | 'query-budget' | 'aborted' | 'conflict' | 'busy' | 'error';
+  error?: string;
+  /** When the query budget lets the next query be created (outcome stopped by query-budget). */
+  resumeAfter?: string;
+  windows: { total: number; done: number; partial: number; failed: number; open: number };
+  partialWindows: Array<{ start: string; end: string; reason: string }>;
+  failedWindows: Array<{ start: string; end: string; reason: string }>;
+  /** This run: records read, sent per content type, left out (other content types), refused per reason. */
+  run: {
+    records: number;
+    sent: Partial<Record<ContentType, number>>;
+    skipped: number;
+    refused: Record<string, number>;
+    /** Mapping cross-check warnings (e.g. wrapper id ≠ auditData.Id), per text. */
+    warnings: Record<string, number>;
+    queriesCreated: number;
+    requests: number;
+    throttled: number;
+    /** Requests per 1,000 records read (the cost of a backfill). */
+    requestsPer1000Records: number | null;
+  };
+  /** The whole backfill so far (all runs). */
+  total: { records: number; sent: Partial<Record<ContentType, number>>; refused: Record<string, number> };
+}
+
+/** A backfill whose progress says another run holds it (and its claim has not expired). */
+export class BackfillBusyError extends AuditfeedError {
+  constructor(
+    readonly blobName: string,
+    readonly until: string,
+  ) {
+    super(
+      `Backfill ${blobName} is being run by another process until ${until}; wait for it to stop, or run ` +
+        'again after that time to take it over.',
+      'BackfillBusy',
+    );
+  }
+}
+
+const DEFAULTS = {
+  maxQueriesInFlight: 4,
+  maxQueryAttempts: 3,
+  maxQueriesPerDay: 150,
+  pollInitialMs: 15_000,
+  pollFactor: 1.5,
+  pollMaxMs: 120_000,
+  throttleWaitMs: 60_000,
+} as const;
+
+/** A claim outlives the deadline by this much (the host's hard stop comes later still). */
+const CLAIM_GRACE_MS = 2 * 60_000;
+/** Without a deadline (the CLI), the claim is renewed with every save and holds this long. */
+const OPEN_CLAIM_MS = 15 * 60_000;
+/** Distinct refusal/warning texts kept per window; the rest are counted under "other". */
+const MAX_REASONS = 20;
+
+class StopRun extends Error {
+  constructor(readonly why: NonNullable<BackfillSummary['stoppedBecause']>) {
+    super(why);
+  }
+}
+
+function statusOf(e: unknown): number | undefined {
+  const s =
+    (e as { status?: unknown; statusCode?: unknown } | null)?.status ??
+    (e as { statusCode?: unknown })?.statusCode;
+  return typeof s === 'number' ? s : undefined;
+}
+
+function isThrottled(e: unknown): boolean {
+  return statusOf(e) === 429 || (e as { code?: unknown } | null)?.code === 'Throttled';
+}
+
+function retryAfterOf(e: unknown): number | undefined {
+  const ms = (e as { retryAfterMs?: unknown } | null)?.retryAfterMs;
+  return typeof ms === 'number' && ms >= 0 ? ms : undefined;
+}
+
+function bump(into: Record<string, number>, key: string, n = 1): void {
+  const k = key.length > 200 ? `${key.slice(0, 199)}…` : key;
+  if (into[k] === undefined && Object.keys(into).length >= MAX_REASONS) into.other = (into.other ?? 0) + n;
+  else into[k] = (into[k] ?? 0) + n;
+}
+
+export class BackfillRun {
+  private readonly now: () => Date;
+  private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  private readonly runId = randomUUID();
+  private progress!: BackfillProgress;
+  private etag: string | undefined;
+  private name!: string;
+  private saving: Promise<void> = Promise.resolve();
+  private stopped: StopRun | undefined;
+  private resumeAfter: string | undefined;
+  private readonly queue: WindowProgress[] = [];
+  private readonly stats = {
+    records: 0,
+    sent: {} as Partial<Record<ContentType, number>>,
+    skipped: 0,
+    refused: {} as Record<string, number>,
+    warnings: {} as Record<string, number>,
+    queriesCreated: 0,
+    requests: 0,
+    throttled: 0,
+  };
+
+  constructor(private readonly o: BackfillRunOptions) {
+    this.now = o.now ?? (() => new Date());
+    this.sleep = o.sleep ?? realSleep;
+  }
+
+  async run(): Promise<BackfillSummary> {
+    const r = this.o.request;
+    this.name = this.o.store.blobName(r);
+    try {
+      await this.open();
+    } catch (e) {
+      if (e instanceof BackfillBusyError) return this.summary('busy', 'busy', e.message);
+      if (e instanceof ProgressConflictError) return this.summary('busy', 'conflict', e.message);
+      throw e;
+    }
+    // Windows holding a query first (their query is running or done), then the rest in time order.
+    const open = this.progress.windows.filter((w) => !FINISHED_STATES.has(w.state));
+    this.queue.push(...open.filter((w) => w.queryId), ...open.filter((w) => !w.queryId));
+
+    let error: unknown;
+    try {
+      await runLimited(
+        () => this.queue.shift(),
+        this.o.maxQueriesInFlight ?? DEFAULTS.maxQueriesInFlight,
+        (w) => this.window(w),
+        () => this.shouldStop(),
+      );
+    } catch (e) {
+      if (e instanceof StopRun) this.stopped ??= e;
+      else if (e instanceof ProgressConflictError) this.stopped ??= new StopRun('conflict');
+      else error = e;
+    }
+    await this.close(error);
+    if (error !== undefined) {
+      const message = error instanceof Error ? error.message : JSON.stringify(error);
+      this.o.logger.error('Backfill stopped by an error; run it again to continue', {
+        progress: this.name,
+        error: message,
+      });
+      return this.summary('failed', 'error', message);
+    }
+    if (this.stopped) {
+      const outcome = this.stopped.why === 'conflict' ? 'busy' : 'stopped';
+      return this.summary(outcome, this.stopped.why);
+    }
+    const c = countProgress(this.progress);
+    return this.summary(c.partial + c.failed > 0 ? 'finished-with-problems' : 'complete');
+  }
+
+  /** Loads or creates the progress and claims it for this run. */
+  private async open(): Promise<void> {
+    await this.o.store.ensureContainer();
+    for (let attempt = 0; ; attempt++) {
+      const loaded = await this.o.store.load(this.name);
+      const now = this.now();
+      let progress = loaded.progress;
+      if (
+        progress?.owner &&
+        progress.owner.runId !== this.runId &&
+        Date.parse(progress.owner.until) > now.getTime()
+      )
+        throw new BackfillBusyError(this.name, progress.owner.until);
+      if (!progress) {
+        const r = this.o.request;
+        const windowMs = r.windowMs ?? DEFAULT_WINDOW_MS;
+        const request: BackfillRequest = {
+          tenantId: r.tenantId,
+          from: r.from,
+          to: r.to,
+          contentTypes: [...r.contentTypes],
+          createdAt: now.toISOString(),
+          createdBy: r.createdBy,
+          windowMs,
+          floorMs: r.floorMs ?? DEFAULT_FLOOR_MS,
+          ...(r.fills ? { fills: r.fills } : {}),
+        };
+        progress = {
+          version: 1,
+          request,
+          windows: splitRange(new Date(r.from), new Date(r.to), windowMs).map(pendingWindow),
+          recentQueries: [],
+          requests: 0,
+          updatedAt: now.toISOString(),
+        };
+      } else {
+        // A new run retries the windows an earlier run gave up on (partial ones cannot do better).
+        for (const w of progress.windows) {
+          if (w.state === 'failed') {
+            w.state = 'pending';
+            w.queries = 0;
+            delete w.queryId;
+            delete w.nextLink;
+            delete w.finishedAt;
+          }
+        }
+        delete progress.finishedAt;
+        if (this.o.request.fills)
+          progress.request.fills = mergeFills(progress.request.fills, this.o.request.fills);
+      }
+      progress.owner = { runId: this.runId, until: this.claimUntil(now) };
+      try {
+        this.etag = await this.o.store.save(this.name, progress, loaded.etag, now);
+        this.progress = progress;
+        return;
+      } catch (e) {
+        // Two runs starting together: re-read, and the loser finds the winner's claim.
+        if (e instanceof ProgressConflictError && attempt < 2) continue;
+        throw e;
+      }
+    }
+  }
+
+  private claimUntil(now: Date): string {
+    const until =
+      this.o.deadline !== undefined ? this.o.deadline + CLAIM_GRACE_MS : now.getTime() + OPEN_CLAIM_MS;
+    return new Date(until).toISOString();
+  }
+
+  private async close(error: unknown): Promise<void> {
+    if (!this.progress) return;
+    if (this.stopped?.why === 'conflict') return;
+    try {
+      await this.saving.catch(() => undefined);
+      delete this.progress.owner;
+      if (this.progress.windows.every((w) => FINISHED_STATES.has(w.state)))
+        this.progress.finishedAt ??= this.now().toISOString();
+      await this.save();
+    } catch (e) {
+      if (e instanceof ProgressConflictError) this.stopped ??= new StopRun('conflict');
+      else if (error === undefined) throw e;
+    }
+  }
+
+  /** Saves the whole progress, one save at a time; a lost ETag race stops the run. */
+  private save(): Promise<void> {
+    const next = this.saving.then(async () => {
+      if (this.stopped?.why === 'conflict') throw new StopRun('conflict');
+      const now = this.now();
+      if (this.progress.owner) this.progress.owner.until = this.claimUntil(now);
+      const day = now.getTime() - DAY_MS;
+      this.progress.recentQueries = this.progress.recentQueries.filter((t) => Date.parse(t) > day);
+      try {
+        this.etag = await this.o.store.save(this.name, this.progress, this.etag, now);
+      } catch (e) {
+        if (e instanceof ProgressConflictError) {
+          this.stopped = new StopRun('conflict');
+          this.o.logger.warn(e.message, { progress: this.name });
+        }
+        throw e;
+      }
+      this.o.onProgress?.(this.progress);
+    });
+    this.saving = next.catch(() => undefined);
+    return next;
+  }
+
+  private shouldStop(): boolean {
+    if (this.stopped) return true;
+    if (this.o.abortSignal?.aborted) this.stopped = new StopRun('aborted');
+    else if (this.o.deadline !== undefined && this.now().getTime() >= this.o.deadline)
+      this.stopped = new StopRun('deadline');
+    return this.stopped !== undefined;
+  }
+
+  private checkStop(): void {
+    if (this.shouldStop()) throw this.stopped!;
+  }
+
+  private async step(step: BackfillStep, info: BackfillStepInfo): Promise<void> {
+    await this.o.onStep?.(step, info);
+  }
+
+  /** One API call; waits out throttling (Retry-After when given) and counts requests. */
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    for (let waits = 0; ; waits++) {
+      this.checkStop();
+      this.stats.requests++;
+      this.progress.requests++;
+      try {
+        return await fn();
+      } catch (e) {
+        if (!isThrottled(e)) throw e;
+        this.stats.throttled++;
+        const wait = retryAfterOf(e) ?? Math.min(DEFAULTS.throttleWaitMs * 2 ** Math.min(waits, 4), 600_000);
+        await this.wait(wait);
+      }
+    }
+  }
+
+  /** Sleeps unless the wait would pass the deadline: then the run stops here, at a safe point. */
+  private async wait(ms: number): Promise<void> {
+    if (this.o.deadline !== undefined && this.now().getTime() + ms >= this.o.deadline) {
+      this.stopped ??= new StopRun('deadline');
+      throw this.stopped;
+    }
+    try {
+      await this.sleep(ms, this.o.abortSignal);
+    } catch (e) {
+      if (this.o.abortSignal?.aborted) {
+        this.stopped ??= new StopRun('aborted');
+        throw this.stopped;
+      }
+      throw e;
+    }
+  }
+
+  private async window(w: WindowProgress): Promise<void> {
+    const api = this.o.api;
+    const tenantId = this.progress.request.tenantId;
+    const maxAttempts = this.o.maxQueryAttempts ?? DEFAULTS.maxQueryAttempts;
+    let pollDelay = this.o.poll?.initialMs ?? DEFAULTS.pollInitialMs;
+    for (;;) {
+      this.checkStop();
+      switch (w.state) {
+        case 'pending': {
+          if (w.queries >= maxAttempts) {
+            await this.finish(w, 'failed', w.reason ?? `${w.queries} queries did not succeed`);
+            return;
+          }
+          this.checkBudget();
+          const query = await this.call(() =>
+            api.createQuery(
+              tenantId,
+              {
+                displayName: queryDisplayName(w),
+                filterStartDateTime: w.start,
+                filterEndDateTime: w.end,
+              },
+              this.callOptions(),
+            ),
+          );
+          this.stats.queriesCreated++;
+          this.progress.recentQueries.push(this.now().toISOString());
+          await this.step('query-created', { window: w, queryId: query.id });
+          // A new query starts the window over: its earlier pages may be read again (upserts).
+          Object.assign(w, {
+            state: 'created',
+            queryId: query.id,
+            queries: w.queries + 1,
+            pages: 0,
+            records: 0,
+          });
+          Object.assign(w, { sent: {}, skipped: 0, refused: {} });
+          delete w.nextLink;
+          delete w.limitExceeded;
+          await this.save();
+          await this.step('query-saved', { window: w, queryId: query.id });
+          pollDelay = this.o.poll?.initialMs ?? DEFAULTS.pollInitialMs;
+          break;
+        }
+        case 'created': {
+          const query = await this.gone(w, () =>
+            this.call(() => api.getQuery(tenantId, w.queryId!, this.callOptions())),
+          );
+          if (!query) break;
+          await this.step('polled', { window: w, queryId: w.queryId! });
+          if (query.status === 'succeeded') {
+            if (query.isRecordCountLimitExceeded === true) {
+              const halves = halve(w, this.progress.request.floorMs);
+              if (halves) {
+                this.o.logger.info('Backfill window over the record limit: split in two', {
+                  window: `${w.start}/${w.end}`,
+                  approximateRecords: query.approximateReturnedRecordCount,
+                });
+                const children = halves.map(pendingWindow);
+                w.state = 'split';
+                w.finishedAt = this.now().toISOString();
+                this.progress.windows.push(...children);
+                await this.save();
+                this.queue.unshift(...children);
+                return;
+              }
+              w.limitExceeded = true;
+              w.reason =
+                `the query stopped at its record limit (${query.recordCountLimit ?? 'unknown'} records) in a window ` +
+                'at the shortest length; records after the limit are missing';
+            }
+            w.state = 'paging';
+            await this.save();
+          } else if (query.status === 'failed' || query.status === 'cancelled') {
+            await this.retryOrFail(w, `query ${w.queryId} ${query.status}`);
+          } else {
+            // notStarted, running, or a status added later: still running.
+            await this.wait(pollDelay);
+            pollDelay = Math.min(
+              pollDelay * (this.o.poll?.factor ?? DEFAULTS.pollFactor),
+              this.o.poll?.maxMs ?? DEFAULTS.pollMaxMs,
+            );
+          }
+          break;
+        }
+        case 'paging': {
+          const done = await this.page(w);
+          if (done) return;
+          break;
+        }
+        default:
+          return;
+      }
+    }
+  }
+
+  private callOptions(): { abortSignal?: AbortSignal } {
+    return this.o.abortSignal ? { abortSignal: this.o.abortSignal } : {};
+  }
+
+  /** A 404 on a query means it no longer exists (expired, deleted): create it again. */
+  private async gone<T>(w: WindowProgress, fn: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (statusOf(e) !== 404) throw e;
+      await this.retryOrFail(w, `query ${w.queryId} no longer exists (404)`);
+      return undefined;
+    }
+  }
+
+  private async retryOrFail(w: WindowProgress, reason: string): Promise<void> {
+    const maxAttempts = this.o.maxQueryAttempts ?? DEFAULTS.maxQueryAttempts;
+    this.o.logger.warn('Backfill query did not succeed', {
+      window: `${w.start}/${w.end}`,
+      reason,
+      queries: w.queries,
+    });
+    w.reason = reason;
+    if (w.queries >= maxAttempts) {
+      await this.finish(w, 'failed', `${reason}; ${w.queries} queries tried`);
+      return;
+    }
+    w.state = 'pending';
+    delete w.queryId;
+    delete w.nextLink;
+    await this.save();
+  }
+
+  private async finish(
+    w: WindowProgress,
+    state: 'done' | 'partial' | 'failed',
+    reason?: string,
+  ): Promise<void> {
+    w.state = state;
+    if (reason !== undefined) w.reason = reason;
+    else delete w.reason;
+    w.finishedAt = this.now().toISOString();
+    await this.save();
+  }
+
+  /** The submission budget: stop (resumable) rather than spend the tenant's whole daily allocation. */
+  private checkBudget(): void {
+    const max = this.o.maxQueriesPerDay ?? DEFAULTS.maxQueriesPerDay;
+    const day = this.now().getTime() - DAY_MS;
+    const recent = this.progress.recentQueries.filter((t) => Date.parse(t) > day).sort();
+    if (recent.length < max) return;
+    this.resumeAfter = new Date(Date.parse(recent[recent.length - max]!) + DAY_MS).toISOString();
+    this.stopped ??= new StopRun('query-budget');
+    throw this.stopped;
+  }
+
+  /** Reads, maps and sends one page, then saves where the next one starts. True when the window is finished. */
+  private async page(w: WindowProgress): Promise<boolean> {
+    const tenantId = this.progress.request.tenantId;
+    const queryId = w.queryId!;
+    const page = await this.gone(w, () =>
+      this.call(() => this.o.api.listRecords(tenantId, queryId, w.nextLink, this.callOptions())),
+    );
+    if (!page) return false;
+    await this.step('page-read', { window: w, queryId, page: w.pages + 1 });
+    const wanted = new Set(this.progress.request.contentTypes);
+    const sender = new RecordSender({
+      tenantId,
+      sink: this.o.sink,
+      source: `graph:${queryId}`,
+      ...(this.o.maxMessageBytes ? { maxMessageBytes: this.o.maxMessageBytes } : {}),
+    });
+    const sent: Partial<Record<ContentType, number>> = {};
+    const refused: Record<string, number> = {};
+    let skipped = 0;
+    for (const raw of page.records) {
+      const mapped = fromAuditLogRecord(raw);
+      if (!mapped.ok) {
+        bump(refused, mapped.reason);
+        continue;
+      }
+      for (const warning of mapped.warnings ?? []) bump(this.stats.warnings, warning);
+      if (!wanted.has(mapped.contentType)) {
+        skipped++;
+        continue;
+      }
+      try {
+        await sender.add(mapped.record, mapped.contentType);
+        sent[mapped.contentType] = (sent[mapped.contentType] ?? 0) + 1;
+      } catch (e) {
+        // Refused by the batcher (too large, not serialisable): the sender is unchanged, go on.
+        if (e instanceof RecordTooLargeError || e instanceof RecordNotSerialisableError)
+          bump(refused, e.message.replace(/content \S+/, 'content'));
+        else throw e;
+      }
+    }
+    await sender.flush();
+    await this.step('page-sent', { window: w, queryId, page: w.pages + 1 });
+
+    // Sent and flushed: now the page counts, and paging moves on.
+    w.pages++;
+    w.records += page.records.length;
+    w.skipped += skipped;
+    for (const [ct, n] of Object.entries(sent))
+      w.sent[ct as ContentType] = (w.sent[ct as ContentType] ?? 0) + n;
+    for (const [reason, n] of Object.entries(refused)) bump(w.refused, reason, n);
+    this.stats.records += page.records.length;
+    this.stats.skipped += skipped;
+    for (const [ct, n] of Object.entries(sent))
+      this.stats.sent[ct as ContentType] = (this.stats.sent[ct as ContentType] ?? 0) + n;
+    for (const [reason, n] of Object.entries(refused)) bump(this.stats.refused, reason, n);
+    if (page.nextLink) {
+      w.nextLink = page.nextLink;
+      await this.save();
+    } else {
+      delete w.nextLink;
+      if (w.limitExceeded) await this.finish(w, 'partial', w.reason);
+      else await this.finish(w, 'done');
+    }
+    await this.step('page-saved', { window: w, queryId, page: w.pages });
+    return w.state !== 'paging';
+  }
+
+  private summary(
+    outcome: BackfillOutcome,
+    why?: BackfillSummary['stoppedBecause'],
+    error?: string,
+  ): BackfillSummary {
+    const r = this.o.request;
+    const p = this.progress;
+    const c = p ? countProgress(p) : undefined;
+    const listed = (state: 'partial' | 'failed'): Array<{ start: string; end: string; reason: string }> =>
+      (p?.windows ?? [])
+        .filter((w) => w.state === state)
+        .sort((a, b) => a.start.localeCompare(b.start))
+        .map((w) => ({ start: w.start, end: w.end, reason: w.reason ?? state }));
+    const s = this.stats;
+    return {
+      tenantId: r.tenantId,
+      from: r.from,
+      to: r.to,
+      contentTypes: [...r.contentTypes],
+      progressBlob: `${this.o.store.container.containerName}/${this.name}`,
+      outcome,
+      ...(why ? { stoppedBecause: why } : {}),
+      ...(error !== undefined ? { error } : {}),
+      ...(why === 'query-budget' && this.resumeAfter ? { resumeAfter: this.resumeAfter } : {}),
+      windows: {
+        total: c?.windows ?? 0,
+        done: c?.done ?? 0,
+        partial: c?.partial ?? 0,
+        failed: c?.failed ?? 0,
+        open: c?.open ?? 0,
+      },
+      partialWindows: listed('partial'),
+      failedWindows: listed('failed'),
+      run: {
+        records: s.records,
+        sent: s.sent,
+        skipped: s.skipped,
+        refused: s.refused,
+        warnings: s.warnings,
+        queriesCreated: s.queriesCreated,
+        requests: s.requests,
+        throttled: s.throttled,
+        requestsPer1000Records: s.records > 0 ? Math.round((s.requests / s.records) * 1000 * 10) / 10 : null,
+      },
+      total: { records: c?.records ?? 0, sent: c?.sent ?? {}, refused: c?.refused ?? {} },
+    };
+  }
+}
+
+function mergeFills(
+  a: BackfillRequest['fills'],
+  b: NonNullable<BackfillRequest['fills']>,
+): NonNullable<BackfillRequest['fills']> {
+  const all = [...(a ?? []), ...b];
+  const key = (g: { contentType: string; start: string; end: string }): string =>
+    `${g.contentType}|${g.start}|${g.end}`;
+  return [...new Map(all.map((g) => [key(g), g])).values()];
+}
+
+/** Runs a backfill (see BackfillRun). */
+export function runBackfill(options: BackfillRunOptions): Promise<BackfillSummary> {
+  return new BackfillRun(options).run();
+}
+
+export type { AuditLogQuery };
