@@ -157,6 +157,26 @@ param workQueueName string = 'auditfeed-collect'
 @description('AUDITFEED_COLLECT_SLOTS: collection tasks the deployment runs at once in fanout mode (collectorWorker instances x 12); the timer shares each interval among due tasks by it. Lower is safe (shorter tasks), higher than the real figure lets tasks wait past the interval.')
 param collectSlots int = 24
 
+@minLength(3)
+@maxLength(56)
+@description('AUDITFEED_BACKFILL_QUEUE_NAME: backfill requests (auditfeed backfill --submit) for the backfill function; the poison queue is <name>-poison.')
+param backfillQueueName string = 'auditfeed-backfill'
+
+@minValue(1)
+@maxValue(3650)
+@description('AUDITFEED_AUDIT_RETENTION_DAYS: days the tenants\' audit log keeps records (Audit Standard 180, Premium 365 for the core workloads); a backfill may not start earlier.')
+param auditRetentionDays int = 180
+
+@minValue(1)
+@maxValue(50)
+@description('AUDITFEED_BACKFILL_QUERIES_IN_FLIGHT: audit log queries a backfill keeps queued or running per tenant (the service allows at least 50, shared).')
+param backfillQueriesInFlight int = 4
+
+@minValue(1)
+@maxValue(10000)
+@description('AUDITFEED_BACKFILL_QUERIES_PER_DAY: audit log queries a backfill creates in any 24 hours (the tenant has at least 200 a day, shared with the Purview portal).')
+param backfillQueriesPerDay int = 150
+
 @description('AUDITFEED_COSMOS_DATABASE: Cosmos DB database name.')
 param cosmosDatabaseName string = 'auditfeed'
 
@@ -394,6 +414,13 @@ module storage 'br/public:avm/res/storage/storage-account:0.8.3' = {
         {
           name: '${workQueueName}-poison'
         }
+        {
+          // Backfill requests (auditfeed backfill --submit) and their continuations.
+          name: backfillQueueName
+        }
+        {
+          name: '${backfillQueueName}-poison'
+        }
       ]
       diagnosticSettings: storageDataPlaneLogs
     }
@@ -533,6 +560,10 @@ var auditfeedSettings = {
   AUDITFEED_COLLECT_MODE: collectMode
   AUDITFEED_WORK_QUEUE_NAME: workQueueName
   AUDITFEED_COLLECT_SLOTS: string(collectSlots)
+  AUDITFEED_BACKFILL_QUEUE_NAME: backfillQueueName
+  AUDITFEED_AUDIT_RETENTION_DAYS: string(auditRetentionDays)
+  AUDITFEED_BACKFILL_QUERIES_IN_FLIGHT: string(backfillQueriesInFlight)
+  AUDITFEED_BACKFILL_QUERIES_PER_DAY: string(backfillQueriesPerDay)
 }
 
 // Only the credential setting of the chosen auth mode is set; the code ignores the others.

@@ -79,6 +79,19 @@ export interface AuditfeedConfig {
   workQueueName: string;
   /** Tasks the deployment runs at once (all instances); the timer shares each interval among due tasks by it. */
   collectSlots: number;
+  /** The backfill from the audit log (docs/backfill.md). */
+  backfill: BackfillConfig;
+}
+
+export interface BackfillConfig {
+  /** Queue of stored backfill requests the backfill function carries out. */
+  queueName: string;
+  /** How far back the tenant's audit log keeps records (Audit Standard: 180 days). */
+  auditRetentionDays: number;
+  /** Audit log queries of one tenant in flight at once. */
+  queriesInFlight: number;
+  /** Queries one backfill creates in any 24 hours. */
+  queriesPerDay: number;
 }
 
 export interface SettingSpec {
@@ -345,6 +358,34 @@ export const SETTINGS = {
     example: '48',
     default: '24',
   },
+  backfillQueueName: {
+    name: 'AUDITFEED_BACKFILL_QUEUE_NAME',
+    description:
+      'Queue of backfill requests (`auditfeed backfill --submit`) that the backfill function carries out, re-enqueueing a continuation until done; its poison queue is <name>-poison.',
+    example: 'auditfeed-backfill',
+    default: 'auditfeed-backfill',
+  },
+  auditRetentionDays: {
+    name: 'AUDITFEED_AUDIT_RETENTION_DAYS',
+    description:
+      "How many days the tenants' audit log keeps records (Audit Standard 180; Audit Premium 365 for the core workloads): a backfill may not start earlier.",
+    example: '365',
+    default: '180',
+  },
+  backfillQueriesInFlight: {
+    name: 'AUDITFEED_BACKFILL_QUERIES_IN_FLIGHT',
+    description:
+      'Audit log queries a backfill keeps queued or running per tenant (the service allows at least 50 per tenant, shared with the Purview portal and other tools).',
+    example: '4',
+    default: '4',
+  },
+  backfillQueriesPerDay: {
+    name: 'AUDITFEED_BACKFILL_QUERIES_PER_DAY',
+    description:
+      'Audit log queries a backfill creates in any 24 hours; it stops and continues later past this (the tenant has at least 200 a day, shared).',
+    example: '150',
+    default: '150',
+  },
 } as const satisfies Record<string, SettingSpec>;
 
 type SettingKey = keyof typeof SETTINGS;
@@ -587,6 +628,7 @@ export function loadConfig(
     return name;
   });
   const collectSlots = r.get('collectSlots', integer(1, 10_000));
+  const backfill = readBackfill(r, [queueName, workQueueName]);
 
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   // All values are defined here: every undefined above recorded a problem.
@@ -620,7 +662,35 @@ export function loadConfig(
     collectMode: collectMode === 'auto' ? (tenantIds!.length > 1 ? 'fanout' : 'inline') : collectMode!,
     workQueueName: workQueueName!,
     collectSlots: collectSlots!,
+    backfill: backfill!,
   };
+}
+
+/** The backfill's settings (also read alone by `auditfeed backfill --submit`). */
+function readBackfill(r: SettingsReader, otherQueues: Array<string | undefined>): BackfillConfig | undefined {
+  const queueName = r.get('backfillQueueName', (v) => {
+    const name = queueNameRule(v);
+    for (const other of otherQueues) {
+      if (other !== undefined && (name === other || name === `${other}-poison`))
+        throw new Invalid(`must differ from the batch and work queues (${other}) and their poison queues`);
+    }
+    return name;
+  });
+  const auditRetentionDays = r.get('auditRetentionDays', integer(1, 3650));
+  const queriesInFlight = r.get('backfillQueriesInFlight', integer(1, 50));
+  const queriesPerDay = r.get('backfillQueriesPerDay', integer(1, 10_000));
+  if (!queueName || !auditRetentionDays || !queriesInFlight || !queriesPerDay) return undefined;
+  return { queueName, auditRetentionDays, queriesInFlight, queriesPerDay };
+}
+
+/** The backfill's settings alone (the CLI's --submit, which needs no credentials), with loadConfig's rules. */
+export function loadBackfillSettings(env: Env): BackfillConfig {
+  const r = new SettingsReader(env);
+  const queueName = r.get('queueName', queueNameRule);
+  const workQueueName = r.get('workQueueName', queueNameRule);
+  const backfill = readBackfill(r, [queueName, workQueueName]);
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+  return backfill!;
 }
 
 /** What operator commands (status, replay-poison, query) read: the stores, not the collector's settings. */

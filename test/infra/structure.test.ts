@@ -296,9 +296,12 @@ describe('storage', () => {
     expect(blob.text).toContain('concat([deploymentStorageContainerName], auditfeedContainers)');
   });
 
-  it('creates the batch and work queues and their poison queues, the names defaulting to the code defaults', () => {
+  it('creates the batch, work and backfill queues and their poison queues, the names defaulting to the code defaults', () => {
     expect(literal(params(main.root).get('queueName')!.default)).toBe(SETTINGS.queueName.default);
     expect(literal(params(main.root).get('workQueueName')!.default)).toBe(SETTINGS.workQueueName.default);
+    expect(literal(params(main.root).get('backfillQueueName')!.default)).toBe(
+      SETTINGS.backfillQueueName.default,
+    );
     const queues = literal(
       propertyPath(params_(avmModule('res/storage/storage-account')), 'queueServices', 'queues'),
     );
@@ -307,6 +310,8 @@ describe('storage', () => {
       { name: new Expr("'${queueName}-poison'") },
       { name: new Expr('workQueueName') },
       { name: new Expr("'${workQueueName}-poison'") },
+      { name: new Expr('backfillQueueName') },
+      { name: new Expr("'${backfillQueueName}-poison'") },
     ]);
     expect(poisonQueueName('q')).toBe('q-poison');
   });
