@@ -2,6 +2,7 @@ import { isContentType } from '../../shared/contentTypes';
 import type { ContentType } from '../../shared/contentTypes';
 import type { SimClock } from './clock';
 import type { FaultRegistry, RandomFaultOptions } from './faults';
+import type { GraphAuditService, GraphTruthFilter } from './graphAudit';
 import { json } from './http';
 import type { SimResponse } from './http';
 import type { LatencySpec } from './latency';
@@ -18,6 +19,7 @@ export interface AdminDeps {
   subscriptions: Subscriptions;
   latency: LatencyControl;
   rateLimits: RateLimitControl;
+  graph: GraphAuditService;
   info: () => Record<string, unknown>;
 }
 
@@ -42,6 +44,33 @@ function filterFrom(q: URLSearchParams): TruthFilter {
     if (v instanceof Date && Number.isNaN(v.getTime())) throw new Error(`${k} is not a valid date`);
   }
   return f;
+}
+
+/** `tenantId`, `start`, `end` (required), `at`, comma-separated `recordTypeFilters` / `serviceFilters`. */
+function graphFilterFrom(q: URLSearchParams, now: Date): GraphTruthFilter {
+  const tenantId = q.get('tenantId');
+  const start = q.get('start');
+  const end = q.get('end');
+  if (!tenantId || !start || !end) throw new Error('tenantId, start and end are required');
+  const date = (v: string, what: string): Date => {
+    const t = new Date(v);
+    if (Number.isNaN(t.getTime())) throw new Error(`${what} is not a valid date`);
+    return t;
+  };
+  const list = (name: string): string[] =>
+    (q.get(name) ?? '')
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x !== '');
+  const at = q.get('at');
+  return {
+    tenantId,
+    start: date(start, 'start'),
+    end: date(end, 'end'),
+    at: at ? date(at, 'at') : now,
+    recordTypeFilters: list('recordTypeFilters'),
+    serviceFilters: list('serviceFilters'),
+  };
 }
 
 function parseJson(body: string): Record<string, unknown> {
@@ -76,6 +105,18 @@ export function handleAdmin(
       return json(200, { count: ids.length, ids });
     }
     if (method === 'GET' && path === 'truth/blobs') return json(200, d.truth.blobs(filterFrom(q)));
+    if (method === 'GET' && path === 'truth/graph-records') {
+      const ids = d.graph.truthRecordIds(graphFilterFrom(q, d.clock.now()));
+      return json(200, { count: ids.length, ids });
+    }
+    if (path === 'graph/queries') {
+      if (method === 'GET') return json(200, d.graph.queryInfos(q.get('tenantId') ?? undefined));
+      if (method === 'DELETE') {
+        d.graph.reset();
+        return json(200, { cleared: true });
+      }
+    }
+    if (method === 'GET' && path === 'graph/stats') return json(200, d.graph.stats);
     if (method === 'GET' && path === 'truth/rejected-records') {
       return json(200, d.truth.rejectedRecords(filterFrom(q)));
     }

@@ -1,7 +1,20 @@
 import { Rng } from './rng';
 
-/** Routes a fault can target; `msi` is the managed-identity endpoint. */
-export type FaultRoute = 'token' | 'start' | 'stop' | 'list' | 'content' | 'blob' | 'msi';
+/**
+ * Routes a fault can target; `msi` is the managed-identity endpoint; `graphQueries` (create and list),
+ * `graphQuery` (get one) and `graphRecords` are Graph's audit log query API.
+ */
+export type FaultRoute =
+  | 'token'
+  | 'start'
+  | 'stop'
+  | 'list'
+  | 'content'
+  | 'blob'
+  | 'msi'
+  | 'graphQueries'
+  | 'graphQuery'
+  | 'graphRecords';
 export const FAULT_ROUTES: readonly FaultRoute[] = [
   'token',
   'start',
@@ -10,6 +23,9 @@ export const FAULT_ROUTES: readonly FaultRoute[] = [
   'content',
   'blob',
   'msi',
+  'graphQueries',
+  'graphQuery',
+  'graphRecords',
 ];
 
 export type FaultAction =

@@ -10,6 +10,7 @@
  */
 export { startSimulator } from './server';
 export type {
+  GraphAuditControl,
   LatencyControl,
   ManagedIdentityEndpoint,
   RateLimitControl,
@@ -75,3 +76,17 @@ export { createSelfSignedCertificate } from './tls';
 export type { SelfSignedCertificate } from './tls';
 export { AF_MESSAGES, afStatus } from './errors';
 export { API_RESOURCES } from './tokens';
+export {
+  GRAPH_AUDIT_PERMISSION,
+  GRAPH_RECORD_TYPES,
+  GRAPH_RESOURCES,
+  GRAPH_USER_TYPES,
+  auditLogRecordText,
+} from './graphAudit';
+export type {
+  GraphAuditSpec,
+  GraphAuditStats,
+  GraphQueryInfo,
+  GraphTruthFilter,
+  ResolvedGraphAudit,
+} from './graphAudit';

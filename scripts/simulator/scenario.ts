@@ -4,6 +4,8 @@ import type { AuditRecord, ContentType } from '../../shared/contentTypes';
 import { isGuid } from '../../shared/guid';
 import type { ResolvedBulkySpec } from './bulky';
 import { toDate } from './clock';
+import { GRAPH_AUDIT_PERMISSION, resolveGraphAudit } from './graphAudit';
+import type { GraphAuditSpec, ResolvedGraphAudit } from './graphAudit';
 import { HOSTILE_KINDS } from './hostile';
 import type { HostileKind, ResolvedHostileSpec } from './hostile';
 import { resolveLatency } from './latency';
@@ -30,7 +32,10 @@ export interface AppSpec {
   federated?: { subject: string; issuer?: string; audience?: string };
   /** Tenants where the app is consented; default all scenario tenants. */
   tenants?: string[];
-  /** Application permissions carried by its tokens; default ActivityFeed.Read, ActivityFeed.ReadDlp, ServiceHealth.Read. */
+  /**
+   * Application permissions carried by its tokens (Management API and Graph alike); default
+   * ActivityFeed.Read, ActivityFeed.ReadDlp, ServiceHealth.Read, AuditLogsQuery.Read.All.
+   */
   permissions?: string[];
 }
 
@@ -111,6 +116,8 @@ export interface ScenarioSpec {
    * requests, or per route (`{ content: [150, 200], blob: [50, 400], token: [20, 40] }`). Default none.
    */
   latencyMs?: LatencySpec;
+  /** Graph audit log query API (graphAudit.ts): paging, query run times, failures, retention, limits. */
+  graphAudit?: GraphAuditSpec;
 }
 
 export interface UnreadableSpec {
@@ -193,6 +200,7 @@ export interface ResolvedScenario {
   tokenLifetimeSeconds: number;
   /** Latency ranges per route at start (the live setting is `sim.latency`); `{}` for none. */
   latencyMs: ResolvedLatency;
+  graphAudit: ResolvedGraphAudit;
 }
 
 /** Modest per-tenant hourly volumes, roughly in the proportions a small organisation produces. */
@@ -204,7 +212,12 @@ export const DEFAULT_RECORDS_PER_HOUR: Record<ContentType, number> = {
   'DLP.All': 3,
 };
 
-const DEFAULT_PERMISSIONS = ['ActivityFeed.Read', 'ActivityFeed.ReadDlp', 'ServiceHealth.Read'];
+const DEFAULT_PERMISSIONS = [
+  'ActivityFeed.Read',
+  'ActivityFeed.ReadDlp',
+  'ServiceHealth.Read',
+  GRAPH_AUDIT_PERMISSION,
+];
 
 function range(
   value: [number, number] | undefined,
@@ -395,6 +408,7 @@ export function resolveScenario(spec: ScenarioSpec, clockStart: Date): ResolvedS
     stories,
     tokenLifetimeSeconds: spec.tokenLifetimeSeconds ?? 3599,
     latencyMs: resolveLatency(spec.latencyMs, 'scenario: latencyMs'),
+    graphAudit: resolveGraphAudit(spec.graphAudit),
   };
 }
 

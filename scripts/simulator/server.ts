@@ -12,6 +12,8 @@ import type { ClockOptions, SimClock } from './clock';
 import { ContentStore } from './content';
 import { afBody, afMessage, entraError, isAfCode } from './errors';
 import { FaultRegistry } from './faults';
+import { GraphAuditService, graphError, graphRouteOf } from './graphAudit';
+import type { GraphAuditStats, GraphQueryInfo, GraphTruthFilter } from './graphAudit';
 import type { FaultAction, FaultController, FaultRoute } from './faults';
 import { JSON_TYPE, afError, json, readBody } from './http';
 import type { SimResponse } from './http';
@@ -78,6 +80,21 @@ export interface RateLimitControl {
   reset(): void;
 }
 
+/** Microsoft Graph's audit log query API as the simulator serves it (graphAudit.ts, docs/simulator.md). */
+export interface GraphAuditControl {
+  /** `${baseUrl}`: the value for AUDITFEED_GRAPH_ENDPOINT; requests go to `${graphBaseUrl}/v1.0/security/...`. */
+  readonly baseUrl: string;
+  /** Token scope for the Graph routes. */
+  readonly scope: string;
+  /** Ids a query for this range would return now (or `at`), in the order it returns them, before any limit. */
+  recordIds(filter: GraphTruthFilter): string[];
+  /** Every query submitted (or one tenant's), with its status now. */
+  queries(tenantId?: string): GraphQueryInfo[];
+  stats(): GraphAuditStats;
+  /** Forgets all queries (so the 24-hour and concurrent limits start afresh) and zeroes the stats. */
+  reset(): void;
+}
+
 export interface Simulator {
   readonly baseUrl: string;
   readonly port: number;
@@ -93,6 +110,7 @@ export interface Simulator {
   readonly managedIdentity: ManagedIdentityEndpoint;
   readonly latency: LatencyControl;
   readonly rateLimits: RateLimitControl;
+  readonly graphAudit: GraphAuditControl;
   /** `${baseUrl}/api/v1.0/{tenantId}/activity/feed` */
   apiRoot(tenantId: string): string;
   contentUri(tenantId: string, contentId: string): string;
@@ -108,11 +126,15 @@ type Route =
   | { kind: 'jwks' }
   | { kind: 'discovery' }
   | { kind: 'msi' }
+  | { kind: 'graph'; rest: string[] }
   | { kind: 'unknown' };
 
 function classify(segs: string[]): Route {
   const [a, b, c, d, e, f, g] = segs;
   if (a === '_sim') return { kind: 'admin', segs: segs.slice(1) };
+  if (a === 'v1.0' && b === 'security' && c === 'auditLog' && d === 'queries') {
+    return { kind: 'graph', rest: segs.slice(4) };
+  }
   if (a === 'api' && (b === 'v1.0' || b === 'v1') && c && d === 'activity' && e === 'feed') {
     if (
       f === 'subscriptions' &&
@@ -146,6 +168,7 @@ function faultRouteOf(route: Route): FaultRoute | undefined {
   if (route.kind === 'api') return route.op;
   if (route.kind === 'token') return 'token';
   if (route.kind === 'msi') return 'msi';
+  if (route.kind === 'graph') return graphRouteOf(route.rest);
   return undefined;
 }
 
@@ -158,6 +181,9 @@ function faultResponse(
 ): SimResponse | undefined {
   const retry = (s: number | undefined): Record<string, string> =>
     s === undefined ? {} : { 'Retry-After': String(s) };
+  if (route === 'graphQueries' || route === 'graphQuery' || route === 'graphRecords') {
+    return graphFaultResponse(action, now, retry);
+  }
   if (action.kind === 'throttle') {
     const status = action.shape === '429' ? 429 : 403;
     if (route === 'token' || route === 'msi') {
@@ -202,6 +228,50 @@ function faultResponse(
   return undefined;
 }
 
+/** A fault on a Graph route, in Graph's error shape. */
+function graphFaultResponse(
+  action: FaultAction,
+  now: Date,
+  retry: (s: number | undefined) => Record<string, string>,
+): SimResponse | undefined {
+  if (action.kind === 'throttle') {
+    return graphError(
+      429,
+      'TooManyRequests',
+      'Too many requests. Please retry later.',
+      now,
+      retry(action.retryAfterSeconds),
+    );
+  }
+  if (action.kind === 'error') {
+    const code =
+      action.code ??
+      (action.status === 503
+        ? 'ServiceUnavailable'
+        : action.status >= 500
+          ? 'UnknownError'
+          : action.status === 403
+            ? 'Forbidden'
+            : 'BadRequest');
+    return graphError(
+      action.status,
+      code,
+      action.message ?? 'Simulated error.',
+      now,
+      retry(action.retryAfterSeconds),
+    );
+  }
+  if (action.kind === 'malformed') {
+    return {
+      status: 200,
+      headers: { 'Content-Type': JSON_TYPE },
+      body: action.body ?? '{"@odata.context":"$metadata#records","value":[{"id":"',
+      errorCode: 'malformed',
+    };
+  }
+  return undefined;
+}
+
 export async function startSimulator(opts: SimulatorOptions): Promise<Simulator> {
   const clock = createClock(opts.clock);
   const scenario = resolveScenario(opts.scenario, clock.now());
@@ -216,6 +286,14 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
   const truth = new GroundTruth(store, log, (t, id) => `${apiRoot(baseUrl, t)}/audit/${encodeContentId(id)}`);
   const faults = new FaultRegistry(scenario.seed);
   const tokens = new TokenService({ scenario, clock, baseUrl: () => baseUrl });
+  const graph = new GraphAuditService({
+    config: scenario.graphAudit,
+    seed: scenario.seed,
+    store,
+    tokens,
+    clock,
+    baseUrl: () => baseUrl,
+  });
   const limits = new Map(scenario.tenants.map((t) => [t.tenantId, t.rateLimitPerMinute]));
   const known = (t: string): string => {
     const id = t.toLowerCase();
@@ -261,6 +339,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     subscriptions,
     latency,
     rateLimits,
+    graph,
     info: () => ({
       baseUrl,
       tenants: scenario.tenants.map((t) => t.tenantId),
@@ -315,7 +394,12 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     const q = url.searchParams;
     const ct = queryParam(q, 'contentType');
     const fr = faultRouteOf(route);
-    const tenantId = route.kind === 'api' || route.kind === 'token' ? route.tenant.toLowerCase() : undefined;
+    const tenantId =
+      route.kind === 'api' || route.kind === 'token'
+        ? route.tenant.toLowerCase()
+        : route.kind === 'graph'
+          ? graph.tenantOf(req.headers.authorization)
+          : undefined;
     const contentId = route.kind === 'api' ? route.contentId : undefined;
     const entry: RequestLogEntry = {
       at,
@@ -381,6 +465,15 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
           break;
         case 'discovery':
           result = tokens.instanceDiscovery();
+          break;
+        case 'graph':
+          result = graph.handle({
+            method,
+            rest: route.rest,
+            query: q,
+            authorization: req.headers.authorization,
+            body,
+          });
           break;
         case 'msi': {
           const h = req.headers['x-identity-header'];
@@ -490,6 +583,14 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     },
     latency,
     rateLimits,
+    graphAudit: {
+      baseUrl,
+      scope: 'https://graph.microsoft.com/.default',
+      recordIds: (f) => graph.truthRecordIds(f),
+      queries: (t) => graph.queryInfos(t),
+      stats: () => ({ ...graph.stats }),
+      reset: () => graph.reset(),
+    },
     apiRoot: (t) => apiRoot(baseUrl, t),
     contentUri: (t, id) => `${apiRoot(baseUrl, t)}/audit/${encodeContentId(id)}`,
     tokenEndpoint: (t, v = 'v2') => `${baseUrl}/${t}/oauth2${v === 'v2' ? '/v2.0' : ''}/token`,

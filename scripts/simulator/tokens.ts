@@ -6,6 +6,7 @@ import { json } from './http';
 import type { SimResponse } from './http';
 import { decodeJwt, signRs256, thumbprints, verifyJwtSignature } from './jwt';
 import type { DecodedJwt } from './jwt';
+import { GRAPH_AUDIT_PERMISSION, GRAPH_RESOURCES } from './graphAudit';
 import type { ResolvedApp, ResolvedScenario } from './scenario';
 
 /** Resource ids accepted for Management API tokens, besides the simulator's own origin. */
@@ -86,6 +87,11 @@ export class TokenService {
     return r === own || r === ownLocalhost || API_RESOURCES.includes(r);
   }
 
+  /** Microsoft Graph (any cloud's resource id): the audit log query API's tokens. */
+  isGraphResource(resource: string): boolean {
+    return GRAPH_RESOURCES.includes(resource.replace(/\/+$/, '').toLowerCase());
+  }
+
   issue(
     tenantId: string,
     clientId: string,
@@ -113,6 +119,17 @@ export class TokenService {
     if (!token) return { ok: false, reason: 'unknown' };
     if (token.expiresAt <= this.opts.clock.now().getTime()) return { ok: false, reason: 'expired' };
     if (!this.isApiResource(token.resource)) return { ok: false, reason: 'wrong-resource' };
+    return { ok: true, token };
+  }
+
+  /** Checks an `Authorization` header for Microsoft Graph: a known, unexpired token for a Graph resource. */
+  checkGraph(authorization: string | undefined): TokenCheck {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
+    if (!m) return { ok: false, reason: 'missing' };
+    const token = this.tokens.get(m[1] as string);
+    if (!token) return { ok: false, reason: 'unknown' };
+    if (token.expiresAt <= this.opts.clock.now().getTime()) return { ok: false, reason: 'expired' };
+    if (!this.isGraphResource(token.resource)) return { ok: false, reason: 'wrong-resource' };
     return { ok: true, token };
   }
 
@@ -191,7 +208,7 @@ export class TokenService {
     const authFailure = this.authenticateClient(app, tenantId, form);
     if (authFailure) return authFailure;
 
-    if (!this.isApiResource(resource)) {
+    if (!this.isApiResource(resource) && !this.isGraphResource(resource)) {
       return this.entra(
         400,
         'invalid_resource',
@@ -502,6 +519,8 @@ export class TokenService {
         'ActivityFeed.Read',
         'ActivityFeed.ReadDlp',
       ]).token;
+    } else if (this.isGraphResource(resource)) {
+      accessToken = this.issue(mi.tenantId, mi.clientId, resource, [GRAPH_AUDIT_PERMISSION]).token;
     } else {
       return fail(400, `Resource '${resource}' is not known to the simulator.`);
     }
