@@ -90,9 +90,8 @@ describe('queue trigger refill (newBatchThreshold)', () => {
       newBatchThreshold: 1,
       pollIntervalMs: 20,
       timeoutMs: 10_000,
-      handler: async (m) => {
-        if (m.text === 'bad' && ++badTries < 3) throw new Error('transient');
-      },
+      handler: (m) =>
+        m.text === 'bad' && ++badTries < 3 ? Promise.reject(new Error('transient')) : Promise.resolve(),
     });
     expect(result).toMatchObject({ drained: true, succeeded: 6, failed: 2, poisoned: [] });
   }, 20_000);
