@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { CLOUD_ENDPOINTS, CLOUDS, parseCloud, type Cloud } from './clouds';
+import { CLOUD_ENDPOINTS, CLOUDS, parseCloud, type AuditLogQueryAvailability, type Cloud } from './clouds';
 import { CONTENT_TYPES, type ContentType } from './contentTypes';
 import { ConfigError, type ConfigProblem } from './errors';
 import { isGuid } from './guid';
@@ -27,6 +27,13 @@ export interface EndpointsConfig {
   loginHost: string;
   apiOrigin: string;
   tokenExchangeAudience: string;
+  /**
+   * Microsoft Graph origin for the audit log query API (the backfill): the cloud's, or the simulator's with
+   * AUDITFEED_GRAPH_ENDPOINT. The token scope stays the cloud's Graph resource (CLOUD_ENDPOINTS[cloud].graphOrigin).
+   */
+  graphOrigin: string;
+  /** Whether Microsoft documents the audit log query API in this cloud (shared/clouds.ts). */
+  auditLogQuery: AuditLogQueryAvailability;
   /** True when the simulator's endpoints replace the cloud's. */
   overridden: boolean;
   /** Extra CA (PEM) trusted for overridden endpoints, e.g. the simulator's self-signed certificate. */
@@ -172,6 +179,13 @@ export const SETTINGS = {
   apiEndpoint: {
     name: 'AUDITFEED_API_ENDPOINT',
     description: 'Local simulator only: replaces the Management API origin (loopback addresses only).',
+    example: 'https://127.0.0.1:7443',
+    localOnly: true,
+  },
+  graphEndpoint: {
+    name: 'AUDITFEED_GRAPH_ENDPOINT',
+    description:
+      "Local simulator only: replaces the Microsoft Graph origin of the audit log query API (backfill); loopback addresses only. The simulator serves Graph on its own origin, so this is the same value as AUDITFEED_API_ENDPOINT; the token scope stays the cloud's Graph resource (https://graph.microsoft.com/.default).",
     example: 'https://127.0.0.1:7443',
     localOnly: true,
   },
@@ -907,10 +921,15 @@ function readEndpoints(r: SettingsReader, cloud: Cloud): EndpointsConfig | undef
   const base = CLOUD_ENDPOINTS[cloud];
   const apiOrigin = r.get('apiEndpoint', loopbackOrigin);
   const loginHost = r.get('loginEndpoint', (v) => loopbackOrigin(v, true));
+  const graphOrigin = r.get('graphEndpoint', loopbackOrigin);
   const caFile = r.raw('tlsCaFile');
-  const overridden = r.raw('apiEndpoint') !== undefined || r.raw('loginEndpoint') !== undefined;
+  const overridden =
+    r.raw('apiEndpoint') !== undefined ||
+    r.raw('loginEndpoint') !== undefined ||
+    r.raw('graphEndpoint') !== undefined;
   if (r.raw('apiEndpoint') !== undefined && apiOrigin === undefined) return undefined;
   if (r.raw('loginEndpoint') !== undefined && loginHost === undefined) return undefined;
+  if (r.raw('graphEndpoint') !== undefined && graphOrigin === undefined) return undefined;
 
   let tlsCaPem: string | undefined;
   if (caFile !== undefined) {
@@ -918,7 +937,7 @@ function readEndpoints(r: SettingsReader, cloud: Cloud): EndpointsConfig | undef
       r.problem(
         'tlsCaFile',
         caFile,
-        'is only allowed together with AUDITFEED_API_ENDPOINT / AUDITFEED_LOGIN_ENDPOINT',
+        'is only allowed together with AUDITFEED_API_ENDPOINT / AUDITFEED_LOGIN_ENDPOINT / AUDITFEED_GRAPH_ENDPOINT',
       );
       return undefined;
     }
@@ -937,6 +956,8 @@ function readEndpoints(r: SettingsReader, cloud: Cloud): EndpointsConfig | undef
     loginHost: loginHost ?? base.loginHost,
     apiOrigin: apiOrigin ?? base.apiOrigin,
     tokenExchangeAudience: base.tokenExchangeAudience,
+    graphOrigin: graphOrigin ?? base.graphOrigin,
+    auditLogQuery: base.auditLogQuery,
     overridden,
     ...(tlsCaPem !== undefined ? { tlsCaPem } : {}),
   };
