@@ -1,4 +1,5 @@
 import { CONTENT_TYPES, isContentType, type ContentType } from '../../shared/contentTypes';
+import { flagValue, parseFlags, UsageError as CliUsageError, type FlagSpec } from '../cli/args';
 import { UsageError } from './args';
 
 /** `npm run bench -- --tenants N`: fanned-out collection of many tenants by several worker processes. */
@@ -47,9 +48,51 @@ export function isScaleCommand(argv: readonly string[]): boolean {
   return argv.includes('--tenants');
 }
 
+const SCALE_FLAGS: readonly FlagSpec[] = [
+  { name: 'tenants', value: 'N' },
+  { name: 'workers', value: 'A,B,...' },
+  { name: 'tasks-per-worker', value: 'N' },
+  { name: 'interval-seconds', value: 'N' },
+  { name: 'steady-intervals', value: 'N' },
+  { name: 'catch-up-timeout', value: 'N' },
+  { name: 'lookback-hours', value: 'N' },
+  { name: 'api-rpm', value: 'N' },
+  { name: 'latency-ms', value: 'MIN,MAX' },
+  { name: 'content-types', value: 'A,B,...' },
+  { name: 'sizes', value: 'S,M,L' },
+  { name: 'seed', value: 'S' },
+  { name: 'out', value: 'DIR' },
+];
+
+/** An integer of at least `min` (`_` allowed as a digit separator), or a UsageError naming the flag. */
+function integer(flag: string, raw: string, min: number): number {
+  const n = Number(raw.trim().replace(/_/g, ''));
+  if (raw.trim() === '' || !Number.isInteger(n) || n < min)
+    throw new UsageError(`--${flag} must be an integer ≥ ${min}, got ${raw}`);
+  return n;
+}
+
+function integers(flag: string, raw: string, min: number): number[] {
+  try {
+    return raw.split(',').map((p) => integer(flag, p, min));
+  } catch {
+    throw new UsageError(`--${flag} must be integers ≥ ${min} separated by commas, got ${raw}`);
+  }
+}
+
 export function parseScaleArgs(
   argv: readonly string[],
 ): { help: true } | { help: false; options: ScaleOptions } {
+  let p;
+  try {
+    p = parseFlags(argv, SCALE_FLAGS);
+  } catch (e) {
+    // The same one-line message, as this mode's UsageError (run.ts prints it with the hint).
+    throw e instanceof CliUsageError ? new UsageError(`${e.message} (in --tenants mode)`) : e;
+  }
+  if (p.help) return { help: true };
+  if (p.positionals.length > 0)
+    throw new UsageError(`unknown argument ${p.positionals[0]} (in --tenants mode)`);
   const o: ScaleOptions = {
     tenants: 0,
     workers: [1, 2, 4, 8],
@@ -65,64 +108,44 @@ export function parseScaleArgs(
     seed: 'scale',
     outDir: 'results',
   };
-  let help = false;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new UsageError(`${a} needs a value`);
-      return v;
-    };
-    const toInt = (raw: string, min: number): number => {
-      const n = Number(raw.trim().replace(/_/g, ''));
-      if (!Number.isInteger(n) || n < min)
-        throw new UsageError(`${a} must be an integer ≥ ${min}, got ${raw}`);
-      return n;
-    };
-    const int = (min = 1): number => toInt(value(), min);
-    const ints = (min: number): number[] => {
-      const raw = value();
-      const parts = raw.split(',');
-      try {
-        return parts.map((p) => toInt(p, min));
-      } catch {
-        throw new UsageError(`${a} must be integers ≥ ${min} separated by commas, got ${raw}`);
-      }
-    };
-    if (a === '--tenants') o.tenants = int();
-    else if (a === '--workers') o.workers = ints(1);
-    else if (a === '--tasks-per-worker') o.tasksPerWorker = int();
-    else if (a === '--interval-seconds') o.intervalSeconds = int(5);
-    else if (a === '--steady-intervals') o.steadyIntervals = int();
-    else if (a === '--catch-up-timeout') o.catchUpTimeoutSeconds = int();
-    else if (a === '--lookback-hours') o.lookbackHours = int();
-    else if (a === '--api-rpm') o.apiRequestsPerMinute = int();
-    else if (a === '--latency-ms') {
-      const range = ints(0);
-      const [min, max = min] = range;
-      if (min === undefined || max === undefined || max < min || range.length > 2)
-        throw new UsageError('--latency-ms must be MIN[,MAX] with MIN ≤ MAX');
-      o.latencyMs = [min, max];
-    } else if (a === '--content-types') {
-      const raw = value();
-      const cts = raw.split(',').map((s) => s.trim());
-      const bad = cts.filter((c) => !isContentType(c));
-      if (bad.length > 0 || cts.length === 0)
-        throw new UsageError(
-          `--content-types: unknown ${bad.join(', ')} (valid: ${CONTENT_TYPES.join(', ')})`,
-        );
-      o.contentTypes = [...new Set(cts)] as ContentType[];
-    } else if (a === '--sizes') {
-      const [small, medium, large] = ints(1);
-      if (small === undefined || medium === undefined || large === undefined)
-        throw new UsageError('--sizes needs three numbers: small,medium,large');
-      o.sizes = { small, medium, large };
-    } else if (a === '--seed') o.seed = value();
-    else if (a === '--out') o.outDir = value();
-    else if (a === '--help' || a === '-h') help = true;
-    else throw new UsageError(`unknown argument ${String(a)} (in --tenants mode)`);
+  const int = (flag: string, min: number, set: (n: number) => void): void => {
+    const v = flagValue(p, flag);
+    if (v !== undefined) set(integer(flag, v, min));
+  };
+  int('tenants', 1, (n) => (o.tenants = n));
+  int('tasks-per-worker', 1, (n) => (o.tasksPerWorker = n));
+  int('interval-seconds', 5, (n) => (o.intervalSeconds = n));
+  int('steady-intervals', 1, (n) => (o.steadyIntervals = n));
+  int('catch-up-timeout', 1, (n) => (o.catchUpTimeoutSeconds = n));
+  int('lookback-hours', 1, (n) => (o.lookbackHours = n));
+  int('api-rpm', 1, (n) => (o.apiRequestsPerMinute = n));
+  const workers = flagValue(p, 'workers');
+  if (workers !== undefined) o.workers = integers('workers', workers, 1);
+  const latency = flagValue(p, 'latency-ms');
+  if (latency !== undefined) {
+    const range = integers('latency-ms', latency, 0);
+    const [min, max = min] = range;
+    if (min === undefined || max === undefined || max < min || range.length > 2)
+      throw new UsageError('--latency-ms must be MIN[,MAX] with MIN ≤ MAX');
+    o.latencyMs = [min, max];
   }
-  if (help) return { help: true };
+  const contentTypes = flagValue(p, 'content-types');
+  if (contentTypes !== undefined) {
+    const cts = contentTypes.split(',').map((s) => s.trim());
+    const bad = cts.filter((c) => !isContentType(c));
+    if (bad.length > 0 || cts.length === 0)
+      throw new UsageError(`--content-types: unknown ${bad.join(', ')} (valid: ${CONTENT_TYPES.join(', ')})`);
+    o.contentTypes = [...new Set(cts)] as ContentType[];
+  }
+  const sizes = flagValue(p, 'sizes');
+  if (sizes !== undefined) {
+    const [small, medium, large, ...more] = integers('sizes', sizes, 1);
+    if (small === undefined || medium === undefined || large === undefined || more.length > 0)
+      throw new UsageError('--sizes needs three numbers: small,medium,large');
+    o.sizes = { small, medium, large };
+  }
+  o.seed = flagValue(p, 'seed') ?? o.seed;
+  o.outDir = flagValue(p, 'out') ?? o.outDir;
   if (o.tenants < 1) throw new UsageError('--tenants N is required');
   if (o.lookbackHours > 168) throw new UsageError('--lookback-hours is at most 168');
   if (o.tasksPerWorker > 32)
