@@ -24,7 +24,7 @@ import {
   type MemoryRun,
 } from './report';
 import { formatScaleTable } from './scaleReport';
-import { isScaleCommand, parseScaleArgs, SCALE_USAGE, type ScaleOptions } from './scaleArgs';
+import { isScaleCommand, parseScaleArgs, SCALE_USAGE } from './scaleArgs';
 import { scaleBench } from './scale';
 import { benchScenario, writeScenario } from './scenario';
 import { startBenchSimulator } from './simulatorClient';
@@ -112,26 +112,26 @@ async function throughput(
   }
 }
 
-/** `--tenants N`: the scale bench (scale.ts), its own options, table and result file. */
-async function scaleMain(argv: readonly string[]): Promise<number> {
-  let o: ScaleOptions;
+/** The options, or the exit code once --help is printed (0) or a usage error is reported (2). */
+function commandLine<T>(
+  parse: () => { help: true } | { help: false; options: T },
+  usage: string,
+): T | number {
   try {
-    const command = parseScaleArgs(argv);
-    if (command.help) {
-      process.stdout.write(`${SCALE_USAGE}\n`);
-      return 0;
-    }
-    o = command.options;
+    const command = parse();
+    if (!command.help) return command.options;
+    process.stdout.write(`${usage}\n`);
+    return 0;
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     process.stderr.write(`bench: ${e.message}\n${USAGE_HINT}\n`);
     return 2;
   }
-  // Ctrl-C or a kill must not leave the simulators and worker processes behind: exiting runs the
-  // children's exit hooks (childProcess.ts, scripts/local/processes.ts).
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
-  const workDir = mkdtempSync(join(tmpdir(), 'auditfeed-scale-'));
-  const machine = {
+}
+
+/** The machine, with load averages before and after: other work on it slows every figure down. */
+function machineInfo() {
+  return {
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model,
     memoryBytes: totalmem(),
@@ -139,6 +139,17 @@ async function scaleMain(argv: readonly string[]): Promise<number> {
     loadAverageBefore: loadavg(),
     loadAverageAfter: [] as number[],
   };
+}
+
+/** `--tenants N`: the scale bench (scale.ts), its own options, table and result file. */
+async function scaleMain(argv: readonly string[]): Promise<number> {
+  const o = commandLine(() => parseScaleArgs(argv), SCALE_USAGE);
+  if (typeof o === 'number') return o;
+  // Ctrl-C or a kill must not leave the simulators and worker processes behind: exiting runs the
+  // children's exit hooks (childProcess.ts, scripts/local/processes.ts).
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+  const workDir = mkdtempSync(join(tmpdir(), 'auditfeed-scale-'));
+  const machine = machineInfo();
   const startedAt = new Date();
   try {
     const outDir = resolve(o.outDir);
@@ -181,29 +192,10 @@ async function scaleMain(argv: readonly string[]): Promise<number> {
 
 async function main(): Promise<number> {
   if (isScaleCommand(process.argv.slice(2))) return scaleMain(process.argv.slice(2));
-  let o: BenchOptions;
-  try {
-    const command = parseBenchCommand(process.argv.slice(2));
-    if (command.help) {
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
-    o = command.options;
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    process.stderr.write(`bench: ${e.message}\n${USAGE_HINT}\n`);
-    return 2;
-  }
+  const o = commandLine(() => parseBenchCommand(process.argv.slice(2)), USAGE);
+  if (typeof o === 'number') return o;
   const workDir = mkdtempSync(join(tmpdir(), 'auditfeed-bench-'));
-  // Load averages before and after: other work on the machine slows every figure down.
-  const machine = {
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model,
-    memoryBytes: totalmem(),
-    node: process.version,
-    loadAverageBefore: loadavg(),
-    loadAverageAfter: [] as number[],
-  };
+  const machine = machineInfo();
   const startedAt = new Date();
   try {
     // Memory runs first when both are asked for, so the throughput table can include them.
