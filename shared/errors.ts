@@ -104,9 +104,10 @@ export class UntrustedUrlError extends AuditfeedError {
   constructor(
     readonly url: string,
     readonly expectedOrigin: string,
+    api = 'Management API',
   ) {
     super(
-      `Refusing to follow ${redactQuery(url)}: it is not on the configured Management API host ${expectedOrigin}; the access token was not sent.`,
+      `Refusing to follow ${redactQuery(url)}: it is not on the configured ${api} host ${expectedOrigin}; the access token was not sent.`,
       'UntrustedUrl',
     );
   }

@@ -5,6 +5,8 @@ export interface TokenCacheOptions {
   /** Refresh this long before the token expires. Default 5 minutes. */
   refreshMarginMs?: number;
   now?: () => number;
+  /** What the token is for, in error messages; default "Management API" (the Graph client says Microsoft Graph). */
+  api?: string;
 }
 
 /**
@@ -16,6 +18,7 @@ export class AccessTokenCache {
   private pending: Promise<AccessToken> | undefined;
   private readonly refreshMarginMs: number;
   private readonly now: () => number;
+  private readonly api: string;
   /** Tokens acquired from the credential (for tests and run summaries). */
   acquisitions = 0;
 
@@ -27,6 +30,7 @@ export class AccessTokenCache {
   ) {
     this.refreshMarginMs = options.refreshMarginMs ?? 5 * 60_000;
     this.now = options.now ?? Date.now;
+    this.api = options.api ?? 'Management API';
   }
 
   async get(): Promise<string> {
@@ -60,7 +64,7 @@ export class AccessTokenCache {
         return token;
       } catch (e) {
         throw new AuthenticationError(
-          `Could not get a Management API token for tenant ${this.tenantId} (scope ${this.scope}): ${
+          `Could not get a ${this.api} token for tenant ${this.tenantId} (scope ${this.scope}): ${
             e instanceof Error ? e.message : String(e)
           }`,
           e,
