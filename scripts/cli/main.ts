@@ -2,6 +2,7 @@ import { replayPoisonCommand } from '../replay-poison';
 import { statusCommand } from '../status';
 import { processIo, runCommand, type Command, type Io } from '../cli';
 import { huntCommand, investigateCommand, timelineCommand } from './hunting';
+import { importCommand } from './import';
 import { queryCommand } from './query';
 
 /**
@@ -16,6 +17,7 @@ export const COMMANDS: readonly Command[] = [
   timelineCommand,
   huntCommand,
   investigateCommand,
+  importCommand,
 ];
 
 export function usage(): string {
