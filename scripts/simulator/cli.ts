@@ -25,8 +25,9 @@ export interface CliOptions {
 
 export const USAGE = `usage: node dist/scripts/simulator/cli.js [options]   (or: npm run simulator -- [options])
 
-Starts the Management Activity API simulator and prints one JSON line: baseUrl, apps (client ids and
-secrets), tenants, the managed-identity endpoint and, with --tls, caPemPath. Ctrl-C stops it.
+Starts the Management Activity API simulator (and Graph's audit log query API) and prints one JSON line:
+baseUrl, apps (client ids and secrets), tenants, the managed-identity endpoint, graph (endpoint and token
+scope) and, with --tls, caPemPath. Ctrl-C stops it.
 
   --scenario FILE   scenario JSON (see docs/simulator.md); default: a small tenant per --tenants
   --port N          listen on port N (default: a free port)
@@ -130,6 +131,7 @@ export async function runCli(argv: string[], print: (line: string) => void): Pro
     apps: sim.apps,
     tenants: sim.tenants,
     managedIdentity: { endpoint: sim.managedIdentity.endpoint, header: sim.managedIdentity.header },
+    graph: { endpoint: sim.graphAudit.baseUrl, scope: sim.graphAudit.scope },
     ...(caPemPath ? { caPemPath } : {}),
   });
   print(line);

@@ -228,6 +228,9 @@ function faultResponse(
   return undefined;
 }
 
+/** The scope clients ask for to call the simulator's Graph (the global cloud's Graph resource). */
+const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
+
 /** A fault on a Graph route, in Graph's error shape. */
 function graphFaultResponse(
   action: FaultAction,
@@ -345,6 +348,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
       tenants: scenario.tenants.map((t) => t.tenantId),
       apps: scenario.apps,
       managedIdentity: { endpoint: `${baseUrl}/msi/token`, header: tokens.identityHeader },
+      graph: { endpoint: baseUrl, scope: GRAPH_SCOPE },
       now: clock.now().toISOString(),
     }),
   };
@@ -585,7 +589,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     rateLimits,
     graphAudit: {
       baseUrl,
-      scope: 'https://graph.microsoft.com/.default',
+      scope: GRAPH_SCOPE,
       recordIds: (f) => graph.truthRecordIds(f),
       queries: (t) => graph.queryInfos(t),
       stats: () => ({ ...graph.stats }),

@@ -24,6 +24,15 @@ const NO_GRAPH_APP = {
   clientSecret: 'other~secret~value',
   permissions: ['ActivityFeed.Read'],
 };
+/** The function's identity path: a managed identity whose assertion the app's federated credential accepts. */
+const MI = {
+  clientId: 'c0ffee00-0000-4000-8000-0000000000c1',
+  principalId: 'c0ffee00-0000-4000-8000-0000000000c2',
+};
+const FEDERATED_APP = {
+  clientId: 'c0ffee00-0000-4000-8000-0000000000b3',
+  federated: { subject: MI.principalId },
+};
 const NOW = '2026-11-20T12:00:00.000Z';
 const DAY = 86_400_000;
 
@@ -54,7 +63,8 @@ describe('GraphAuditClient against the simulator', () => {
       scenario: {
         seed: 'graph-client',
         tenants: [{ tenantId: TENANT }],
-        apps: [APP, NO_GRAPH_APP],
+        apps: [APP, NO_GRAPH_APP, FEDERATED_APP],
+        managedIdentities: [MI],
         activity: {
           start: new Date(Date.parse(NOW) - 20 * DAY).toISOString(),
           end: NOW,
@@ -225,6 +235,39 @@ describe('GraphAuditClient against the simulator', () => {
     expect(credential.scopes).toEqual(Array(2).fill('https://graph.microsoft.com/.default'));
     expect(sim.truth.requests.filter((r) => r.route === 'graphQuery')).toHaveLength(2);
     expect(slept).toEqual([]);
+  });
+
+  it('works through the federated credential (managed identity assertion) as the Management API does', async () => {
+    const saved = {
+      IDENTITY_ENDPOINT: process.env.IDENTITY_ENDPOINT,
+      IDENTITY_HEADER: process.env.IDENTITY_HEADER,
+    };
+    Object.assign(process.env, sim.managedIdentity.env());
+    try {
+      const cfg = loadConfig({
+        ...env,
+        AUDITFEED_AUTH_MODE: 'federated',
+        AUDITFEED_CLIENT_ID: FEDERATED_APP.clientId,
+        AUDITFEED_MANAGED_IDENTITY_CLIENT_ID: MI.clientId,
+        AUDITFEED_CLIENT_SECRET: '',
+      });
+      // The managed identity endpoint is the simulator's, over its self-signed TLS.
+      const credentials = new ManagementCredentials(cfg.auth, cfg.endpoints, {
+        tlsOptions: { ca: sim.caPem! },
+      });
+      const client = graphAuditClientFromConfig(cfg, credentials);
+      clients.push(client);
+      const q = await client.createQuery(TENANT, range);
+      expect(q.status).toBe('notStarted');
+      const msi = sim.truth.requests.filter((r) => r.route === 'msi');
+      expect(msi.length).toBeGreaterThan(0);
+      expect(msi.every((r) => r.query.includes(MI.clientId))).toBe(true);
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
   });
 
   it('waits out 429 Retry-After on the virtual clock, and hands a long Retry-After to the caller', async () => {

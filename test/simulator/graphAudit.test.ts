@@ -391,6 +391,8 @@ describe('simulator: Graph audit log query API', () => {
     expect(queries.data).toEqual([
       expect.objectContaining({ id: q.data.id, status: 'succeeded', returned: records.length }),
     ]);
+    const info = await http.get<{ graph: { endpoint: string; scope: string } }>(`${sim.baseUrl}/_sim/info`);
+    expect(info.data.graph).toEqual({ endpoint: sim.baseUrl, scope: GRAPH_SCOPE });
     const stats = await http.get<{ pages: number; recordsServed: number }>(`${sim.baseUrl}/_sim/graph/stats`);
     expect(stats.data.recordsServed).toBe(records.length);
     expect((await http.delete(`${sim.baseUrl}/_sim/graph/queries`)).status).toBe(200);
