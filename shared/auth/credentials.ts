@@ -13,7 +13,8 @@ import { certificateExpiry, type CertificateExpiry } from './certificateExpiry';
 /**
  * Builds the Management API credential for each tenant from the validated auth settings.
  * One managed identity serves every tenant; each tenant gets its own confidential-client credential,
- * because the token must be issued by that tenant.
+ * because the token must be issued by that tenant. The credential is the app's, not the API's: the
+ * backfill's Graph client (shared/graphAudit/client.ts) asks the same one for the Graph scope.
  */
 export class ManagementCredentials {
   private readonly byTenant = new Map<string, TokenCredential>();

@@ -5,7 +5,7 @@ import { startSimulator, type Simulator } from '../../scripts/simulator';
 import { ManagementCredentials } from '../../shared/auth/credentials';
 import { CLOUD_ENDPOINTS, CLOUDS } from '../../shared/clouds';
 import { loadConfig, type AuditfeedConfig } from '../../shared/config';
-import { ConfigError, UntrustedUrlError } from '../../shared/errors';
+import { AbortedError, ConfigError, UntrustedUrlError } from '../../shared/errors';
 import { GraphAuditClient, graphAuditClientFromConfig } from '../../shared/graphAudit/client';
 import {
   AUDIT_QUERY_PERMISSION,
@@ -342,6 +342,27 @@ describe('GraphAuditClient against the simulator', () => {
     } finally {
       await s.stop();
     }
+  });
+
+  it('stops waiting out a Retry-After when the caller aborts', async () => {
+    const cfg = loadConfig(env);
+    const client = graphAuditClientFromConfig(cfg, new ManagementCredentials(cfg.auth, cfg.endpoints));
+    clients.push(client);
+    sim.faults.add({
+      route: 'graphQueries',
+      action: { kind: 'throttle', shape: '429', retryAfterSeconds: 60 },
+    });
+    const abort = new AbortController();
+    const pending = client.createQuery(TENANT, range, { abortSignal: abort.signal });
+    // Aborted once the throttled answer is in and the client is waiting (real timers, 60 s it never waits).
+    while (sim.truth.requests.filter((r) => r.route === 'graphQueries').length === 0) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    setTimeout(() => abort.abort(), 50);
+    await expectError(pending, AbortedError);
+    // One request: no retry went out after the abort.
+    expect(client.stats.requests).toBe(1);
+    expect(sim.truth.requests.filter((r) => r.route === 'graphQueries')).toHaveLength(1);
   });
 
   it('retries 5xx with backoff, and gives up after maxRetries with a typed, retryable error', async () => {
