@@ -5,6 +5,7 @@
  */
 import { formatSeconds, readStatus, type PipelineStatus } from '../shared/status';
 import { TaskClaimStore } from '../shared/storage/taskClaimStore';
+import { BackfillProgressStore } from '../shared/backfill/progressStore';
 import { CONTAINERS, createStorageClients } from '../shared/storage/clients';
 import { WatermarkStore } from '../shared/storage/watermarkStore';
 import { flagSet, flagValue, parseFlags, UsageError, wholeNumber } from './cli/args';
@@ -17,7 +18,8 @@ const USAGE = `Usage: auditfeed status [--format table|csv|json] [--lag-warning-
 
 Shows, per tenant and content type, how far the collector has got (cursor and lag), the last run's outcome
 and counts, content found late by re-listing, quarantined blobs (unreadable, retried until they expire) with
-their errors, recorded gaps (content the service no longer had) and the poison queue.
+their errors, recorded gaps (content the service no longer had) and which a backfill filled, the backfills
+(\`auditfeed backfill\`) and the poison queue.
 
 Where it reads: the storage account in the settings (AUDITFEED_STORAGE, a connection string; or
 AUDITFEED_STORAGE__blobServiceUri and AUDITFEED_STORAGE__queueServiceUri with your Azure sign-in) and the
@@ -87,7 +89,7 @@ export function statusRows(s: PipelineStatus): Array<Record<string, string>> {
             ? '0'
             : '-',
       Quarantined: String(c.quarantine.length),
-      Gaps: String(c.gapCount),
+      Gaps: c.gapsFilled > 0 ? `${c.gapCount} (${c.gapsFilled} filled)` : String(c.gapCount),
       // Fanout mode: where the unit's collection task stands.
       Task: c.task
         ? `${c.task.state} ${c.task.finishedAt && c.task.state === 'done' ? c.task.finishedAt : (c.task.startedAt ?? c.task.enqueuedAt)}`
@@ -134,9 +136,21 @@ export function formatStatus(s: PipelineStatus): string {
     }
     for (const g of c.gaps) {
       lines.push(
-        `Gap ${c.tenantId} ${c.contentType}: ${g.start} to ${g.end} (${g.reason}${g.contentId ? `, content ${g.contentId}` : ''}${g.error ? `: ${g.error}` : ''})`,
+        `Gap ${c.tenantId} ${c.contentType}: ${g.start} to ${g.end} (${g.reason}${g.contentId ? `, content ${g.contentId}` : ''}${g.error ? `: ${g.error}` : ''})` +
+          (g.filledAt ? ` filled by a backfill ${g.filledAt}` : ''),
       );
     }
+  }
+  for (const b of s.backfills) {
+    const w = b.windows;
+    lines.push(
+      `Backfill ${b.tenantId} ${b.from} to ${b.to} (${b.contentTypes.length === 5 ? 'all content types' : b.contentTypes.join(', ')}): ` +
+        `${b.state}, ${w.done}/${w.total} window(s) done` +
+        (w.partial + w.failed > 0 ? `, ${w.partial} partial, ${w.failed} failed` : '') +
+        `, ${b.records} record(s) read` +
+        (b.gapsFilled > 0 ? `, filled ${b.gapsFilled} gap(s)` : '') +
+        ` (${b.finishedAt ? `finished ${b.finishedAt}` : `updated ${b.updatedAt}`})`,
+    );
   }
   lines.push(
     `Poison queue: ${s.poisonMessages === undefined ? 'unknown' : `${s.poisonMessages} message(s)`}`,
@@ -166,6 +180,7 @@ export const statusCommand: Command = {
       contentTypes: target.contentTypes,
       watermarks: new WatermarkStore(blobs.getContainerClient(CONTAINERS.watermarks)),
       claims: new TaskClaimStore(blobs.getContainerClient(CONTAINERS.watermarks)),
+      backfills: new BackfillProgressStore(blobs.getContainerClient(CONTAINERS.watermarks)),
       queues,
       queueName: target.queueName,
       lagWarningSeconds: args.lagWarningMinutes * 60,

@@ -7,6 +7,8 @@ import pLimit from 'p-limit';
 import type { TaskClaim, TaskClaimStore } from './storage/taskClaimStore';
 import type { WatermarkStore } from './storage/watermarkStore';
 import { poisonQueueName } from './writer/poisonReplay';
+import { filledGaps, gapKey } from './backfill/gaps';
+import { countProgress, type BackfillProgressStore } from './backfill/progressStore';
 
 /** Where one tenant × content type stands, from its watermark (DESIGN §5). */
 export interface ContentTypeStatus {
@@ -21,8 +23,10 @@ export interface ContentTypeStatus {
   subscriptionEnabled: boolean;
   lastRun: ContentTypeRunSummary | null;
   gapCount: number;
-  /** The most recent gaps (the watermark keeps a bounded number). */
-  gaps: Gap[];
+  /** The most recent gaps (the watermark keeps a bounded number); `filledAt` once a backfill filled one. */
+  gaps: Array<Gap & { filledAt?: string }>;
+  /** Of `gaps`, how many a finished backfill filled (auditfeed backfill --gaps). */
+  gapsFilled: number;
   /** Blobs that failed and are retried until collected or expired. */
   quarantine: QuarantinedBlob[];
   /** When the last full-retention re-listing finished, and whether one is under way. */
@@ -32,9 +36,25 @@ export interface ContentTypeStatus {
   task?: TaskClaim;
 }
 
+/** One backfill (auditfeed backfill) as status shows it. */
+export interface BackfillStatus {
+  tenantId: string;
+  from: string;
+  to: string;
+  contentTypes: ContentType[];
+  state: 'running' | 'stopped' | 'complete' | 'finished-with-problems';
+  windows: { total: number; done: number; partial: number; failed: number; open: number };
+  records: number;
+  gapsFilled: number;
+  updatedAt: string;
+  finishedAt?: string;
+}
+
 export interface PipelineStatus {
   at: string;
   contentTypes: ContentTypeStatus[];
+  /** Backfills of the tenants (when the options give their store). */
+  backfills: BackfillStatus[];
   /** Batches waiting in the poison queue; undefined when it could not be read. */
   poisonMessages: number | undefined;
   /** What an operator should look at, in plain words; empty when all is well. */
@@ -47,6 +67,8 @@ export interface StatusOptions {
   watermarks: WatermarkStore;
   /** The task claims beside the watermarks (fanout mode); read when given. */
   claims?: TaskClaimStore;
+  /** The backfills' progress beside the watermarks; read when given. */
+  backfills?: BackfillProgressStore;
   queues: QueueServiceClient;
   queueName: string;
   /** Lag above which a content type is reported as behind. */
@@ -88,8 +110,53 @@ export async function readStatus(o: StatusOptions): Promise<PipelineStatus> {
       ),
     ),
   );
+  const backfills: BackfillStatus[] = [];
+  const filled = new Map<string, string>();
+  if (o.backfills) {
+    for (const tenantId of o.tenants) {
+      const list = (await o.backfills.list(tenantId)).map((b) => b.progress);
+      for (const [k, v] of filledGaps(list)) filled.set(k, v);
+      for (const b of list) {
+        const c = countProgress(b);
+        const state: BackfillStatus['state'] = !b.finishedAt
+          ? b.owner && Date.parse(b.owner.until) > now.getTime()
+            ? 'running'
+            : 'stopped'
+          : c.partial + c.failed > 0
+            ? 'finished-with-problems'
+            : 'complete';
+        backfills.push({
+          tenantId,
+          from: b.request.from,
+          to: b.request.to,
+          contentTypes: b.request.contentTypes,
+          state,
+          windows: { total: c.windows, done: c.done, partial: c.partial, failed: c.failed, open: c.open },
+          records: c.records,
+          gapsFilled: state === 'complete' ? (b.request.fills?.length ?? 0) : 0,
+          updatedAt: b.updatedAt,
+          ...(b.finishedAt ? { finishedAt: b.finishedAt } : {}),
+        });
+        if (state === 'stopped')
+          problems.push(
+            `${tenantId}: the backfill ${b.request.from} to ${b.request.to} stopped with ${c.open} window(s) open; ` +
+              'run the same `auditfeed backfill` again to continue it',
+          );
+        if (state === 'finished-with-problems')
+          problems.push(
+            `${tenantId}: the backfill ${b.request.from} to ${b.request.to} has ${c.partial} partial and ${c.failed} ` +
+              'failed window(s) (see docs/backfill.md)',
+          );
+      }
+    }
+  }
   for (const { tenantId, contentType, watermark, etag, task } of loaded) {
     {
+      const gaps = watermark.gaps.map((g) => {
+        const at = filled.get(gapKey(tenantId, { contentType, start: g.start, end: g.end }));
+        return at ? { ...g, filledAt: at } : g;
+      });
+      const gapsFilled = gaps.filter((g) => 'filledAt' in g).length;
       const cursor = watermark.cursor;
       const lagSeconds = cursor ? Math.round((now.getTime() - cursor.getTime()) / 1000) : null;
       const status: ContentTypeStatus = {
@@ -101,7 +168,8 @@ export async function readStatus(o: StatusOptions): Promise<PipelineStatus> {
         subscriptionEnabled: watermark.subscription.enabled,
         lastRun: watermark.lastRun,
         gapCount: watermark.gapCount,
-        gaps: watermark.gaps,
+        gaps,
+        gapsFilled,
         quarantine: [...watermark.quarantine.values()],
         lastSweepCompletedAt: watermark.sweep.completedAt,
         sweepInProgress: watermark.sweep.next !== null,
@@ -116,8 +184,11 @@ export async function readStatus(o: StatusOptions): Promise<PipelineStatus> {
         );
       if (status.lastRun && status.lastRun.outcome === 'failed')
         problems.push(`${where}: the last run failed: ${status.lastRun.error ?? 'no error recorded'}`);
-      if (status.gapCount > 0)
-        problems.push(`${where}: ${status.gapCount} gap(s) recorded: content the service no longer had`);
+      if (status.gapCount > gapsFilled)
+        problems.push(
+          `${where}: ${status.gapCount - gapsFilled} gap(s) recorded: content the service no longer had ` +
+            '(`auditfeed backfill --gaps` fills them from the audit log)',
+        );
       const sweepLimit = Math.max(86_400_000, 3 * (o.sweepIntervalMs ?? 0));
       const swept = status.lastSweepCompletedAt ?? watermark.sweep.startedAt;
       if (status.started && swept && now.getTime() - Date.parse(swept) > sweepLimit) {
@@ -151,7 +222,7 @@ export async function readStatus(o: StatusOptions): Promise<PipelineStatus> {
   } catch (e) {
     problems.push(`the poison queue could not be read: ${(e as Error).message}`);
   }
-  return { at: now.toISOString(), contentTypes, poisonMessages, problems };
+  return { at: now.toISOString(), contentTypes, backfills, poisonMessages, problems };
 }
 
 /** 3725 → "1h 2m"; 90000 → "1d 1h". */

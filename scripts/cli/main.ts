@@ -1,6 +1,7 @@
 import { replayPoisonCommand } from '../replay-poison';
 import { statusCommand } from '../status';
 import { processIo, runCommand, type Command, type Io } from '../cli';
+import { backfillCommand } from './backfill';
 import { huntCommand, investigateCommand, timelineCommand } from './hunting';
 import { importCommand } from './import';
 import { queryCommand } from './query';
@@ -18,6 +19,7 @@ export const COMMANDS: readonly Command[] = [
   huntCommand,
   investigateCommand,
   importCommand,
+  backfillCommand,
 ];
 
 export function usage(): string {

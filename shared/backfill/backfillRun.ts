@@ -72,6 +72,7 @@ export interface BackfillRunOptions {
   /** Messages may be this large (tests make batches small). */
   maxMessageBytes?: number;
   abortSignal?: AbortSignal;
+  /** Called at each step; a throw is handled as the process dying there (tests crash at every step). */
   onStep?: (step: BackfillStep, info: BackfillStepInfo) => void | Promise<void>;
   /** Called after every save (the CLI's progress bar). */
   onProgress?: (progress: BackfillProgress) => void;
@@ -148,10 +149,17 @@ const DEFAULTS = {
 
 /** A claim outlives the deadline by this much (the host's hard stop comes later still). */
 const CLAIM_GRACE_MS = 2 * 60_000;
-/** Without a deadline (the CLI), the claim is renewed with every save and holds this long. */
-const OPEN_CLAIM_MS = 15 * 60_000;
+/** Without a deadline (the CLI), the claim is renewed with every save and holds this long (polls are shorter). */
+const OPEN_CLAIM_MS = 5 * 60_000;
 /** Distinct refusal/warning texts kept per window; the rest are counted under "other". */
 const MAX_REASONS = 20;
+
+/** A failure thrown by `onStep`: handled as a crash of the process at that step, so nothing more is saved. */
+class CrashedAtStep extends Error {
+  constructor(readonly error: unknown) {
+    super(error instanceof Error ? error.message : String(error));
+  }
+}
 
 class StopRun extends Error {
   constructor(readonly why: NonNullable<BackfillSummary['stoppedBecause']>) {
@@ -166,8 +174,10 @@ function statusOf(e: unknown): number | undefined {
   return typeof s === 'number' ? s : undefined;
 }
 
+/** 429 (GraphThrottledError, also 503 with Retry-After) that the client's own retries did not absorb. */
 function isThrottled(e: unknown): boolean {
-  return statusOf(e) === 429 || (e as { code?: unknown } | null)?.code === 'Throttled';
+  const code = (e as { code?: unknown } | null)?.code;
+  return statusOf(e) === 429 || code === 'GraphThrottled' || code === 'Throttled';
 }
 
 function retryAfterOf(e: unknown): number | undefined {
@@ -190,6 +200,7 @@ export class BackfillRun {
   private name!: string;
   private saving: Promise<void> = Promise.resolve();
   private stopped: StopRun | undefined;
+  private failing = false;
   private resumeAfter: string | undefined;
   private readonly queue: WindowProgress[] = [];
   private readonly stats = {
@@ -227,13 +238,23 @@ export class BackfillRun {
       await runLimited(
         () => this.queue.shift(),
         this.o.maxQueriesInFlight ?? DEFAULTS.maxQueriesInFlight,
-        (w) => this.window(w),
+        (w) =>
+          this.window(w).catch((e: unknown) => {
+            // The other windows stop at their next step: one error (or crash) ends the run.
+            if (!(e instanceof StopRun)) this.failing = true;
+            throw e;
+          }),
         () => this.shouldStop(),
       );
     } catch (e) {
       if (e instanceof StopRun) this.stopped ??= e;
       else if (e instanceof ProgressConflictError) this.stopped ??= new StopRun('conflict');
       else error = e;
+    }
+    if (error instanceof CrashedAtStep) {
+      // Like a process that died here: no closing save, the claim stays until it expires.
+      await this.saving;
+      return this.summary('failed', 'error', error.message);
     }
     await this.close(error);
     if (error !== undefined) {
@@ -368,11 +389,16 @@ export class BackfillRun {
   }
 
   private checkStop(): void {
+    if (this.failing) throw new StopRun('error');
     if (this.shouldStop()) throw this.stopped!;
   }
 
   private async step(step: BackfillStep, info: BackfillStepInfo): Promise<void> {
-    await this.o.onStep?.(step, info);
+    try {
+      await this.o.onStep?.(step, info);
+    } catch (e) {
+      throw new CrashedAtStep(e);
+    }
   }
 
   /** One API call; waits out throttling (Retry-After when given) and counts requests. */

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { RestError, type ContainerClient } from '@azure/storage-blob';
 import { CONTENT_TYPES, type ContentType } from '../contentTypes';
 import { AuditfeedError } from '../errors';
-import { readText } from '../storage/blobText';
+import { readText, uploadGuarded } from '../storage/blobText';
 import type { QueryWindow } from './windows';
 
 /**
@@ -161,22 +161,12 @@ export class BackfillProgressStore {
   /** Saves and returns the new ETag; throws ProgressConflictError when another run saved first. */
   async save(name: string, progress: BackfillProgress, etag: string | undefined, now: Date): Promise<string> {
     const body = JSON.stringify({ ...progress, updatedAt: now.toISOString(), writeId: randomUUID() });
-    const blob = this.container.getBlockBlobClient(name);
-    try {
-      const response = await blob.upload(body, Buffer.byteLength(body), {
-        conditions: etag === undefined ? { ifNoneMatch: '*' } : { ifMatch: etag },
-        blobHTTPHeaders: { blobContentType: 'application/json' },
-      });
-      return response.etag!;
-    } catch (e) {
-      if (e instanceof RestError && (e.statusCode === 412 || e.statusCode === 409)) {
-        // The SDK retries a write whose answer was lost; that retry fails against our own new ETag.
-        const again = await blob.download().catch(() => undefined);
-        if (again && (await readText(again.readableStreamBody)) === body && again.etag) return again.etag;
-        throw new ProgressConflictError(`${this.container.containerName}/${name}`);
-      }
-      throw e;
-    }
+    return uploadGuarded(
+      this.container.getBlockBlobClient(name),
+      body,
+      etag,
+      () => new ProgressConflictError(`${this.container.containerName}/${name}`),
+    );
   }
 
   /** Every backfill of a tenant (for status and for --gaps: which gaps a backfill already filled). */
