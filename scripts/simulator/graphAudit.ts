@@ -604,12 +604,16 @@ export class GraphAuditService {
     for (const blob of this.d.store.all) {
       if (blob.tenantId !== tenantId || blob.availableAt > at) continue;
       // Generated blobs know their CreationTime range; explicit and story records are checked one by one.
-      if (!blob.explicit && (blob.recordsTo <= start || blob.recordsFrom >= end)) continue;
+      if (!blob.explicit) {
+        const src = blob.dup?.source;
+        const from = Math.min(blob.recordsFrom, src?.recordsFrom ?? Infinity);
+        const to = Math.max(blob.recordsTo, src?.recordsTo ?? -Infinity);
+        if (to <= start || from >= end) continue;
+      }
       const refs = this.d.store.refs(blob);
-      // Repeats of an earlier blob's records are that blob's records: count each record once, at home.
-      const first = blob.dup?.count ?? 0;
       const texts = filtered ? [...this.d.store.recordTexts(blob)] : undefined;
-      for (let position = first; position < refs.length; position++) {
+      // A record repeated in several blobs is in the audit log once, from the first of them available.
+      for (let position = 0; position < refs.length; position++) {
         const r = refs[position];
         if (!r || r.outcome !== 'store' || r.id === undefined || r.creationTime === undefined) continue;
         const time = Date.parse(`${r.creationTime.slice(0, 19)}Z`);

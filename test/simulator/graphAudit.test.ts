@@ -216,6 +216,55 @@ describe('simulator: Graph audit log query API', () => {
     expect(old.status).toBe(400);
   });
 
+  it('returns what a correct pipeline stores: story records, hostile ones it keeps, records of blobs never listed', async () => {
+    const s = await start({
+      tenants: [{ tenantId: TENANT, users: 12 }],
+      stories: [
+        { kind: 'bec', tenantId: TENANT, start: new Date(Date.parse(SIM_NOW) - 4 * DAY).toISOString() },
+      ],
+      blobs: {
+        aggregationMinutes: 60,
+        duplicateFraction: 0.3,
+        // Some blobs arrive after their 7-day expiry: never listed, yet in the audit log.
+        lateFraction: 0.2,
+        lateHours: [100, 200],
+        // All kinds but the 3 MB string, which only makes pages slow.
+        hostileRecords: { fraction: 0.2, kinds: ['proto', 'deep', 'no-id', 'not-object'] },
+        unreadable: { fraction: 0.2, recoverAfterHours: null },
+      },
+      graphAudit: { runSeconds: [0, 0], pageSize: 200 },
+    });
+    try {
+      const t = await graphToken(s);
+      const from = new Date(Date.parse(SIM_NOW) - 12 * DAY);
+      const q = await graph(s, t).create({
+        filterStartDateTime: from.toISOString(),
+        filterEndDateTime: SIM_NOW,
+      });
+      const { records } = await allRecords(s, t, q.data.id);
+      const ids = records.map((r) => r.id);
+      const expected = new Set<string>();
+      for (const r of s.truth.records({ tenantId: TENANT, availableBy: new Date(SIM_NOW) })) {
+        const time = Date.parse(`${r.creationTime}Z`);
+        if (r.outcome === 'store' && r.id !== undefined && time >= from.getTime()) expected.add(r.id);
+      }
+      expect(ids.length).toBe(expected.size);
+      expect(new Set(ids)).toEqual(expected);
+      const story = s.truth.stories()[0]!;
+      expect(story.attackerRecordIds.every((id) => expected.has(id))).toBe(true);
+      const kept = s.truth.blobs({ tenantId: TENANT }).filter((b) => b.hostileKind === 'proto');
+      expect(kept.length).toBeGreaterThan(0);
+      const rejected = new Set(s.truth.rejectedRecords({ tenantId: TENANT }).map((r) => r.id));
+      expect(ids.some((id) => rejected.has(id))).toBe(false);
+      const neverListed = s.truth
+        .blobs({ tenantId: TENANT, availableBy: new Date(SIM_NOW) })
+        .filter((b) => b.availableAt >= b.contentExpiration && Date.parse(b.contentCreated) > from.getTime());
+      expect(neverListed.length).toBeGreaterThan(0);
+    } finally {
+      await s.stop();
+    }
+  });
+
   it('stops at recordCountLimit, still succeeded, flagged isRecordCountLimitExceeded', async () => {
     const s = await start({ graphAudit: { pageSize: 7, runSeconds: [0, 0], recordCountLimit: 20 } });
     try {
