@@ -23,7 +23,8 @@ export type MappingRefusal =
 
 /**
  * Kinds of warning: each warning string starts with its kind and a colon. Cross-check mismatches are
- * counted, never used to change the record (§2.3 step 3).
+ * counted, never used to change the record (§2.3 step 3). Graph warnings and refusal reasons name no record
+ * (no ids or values), so a run can count them by text in a bounded map.
  */
 export const MAPPING_WARNING_KINDS = [
   /** auditLogRecord.id ≠ auditData.Id. */
@@ -125,17 +126,20 @@ function withoutAnnotations(source: Record<string, unknown>): AuditRecord {
  * The writer's own requirements (shared/writer/documents.ts): a usable Id and a parseable CreationTime,
  * so the backfilled document has the live-feed document's id and partition key.
  */
-function missingIdentity(record: AuditRecord, where: string): MappedBackfillRecord | undefined {
+function missingIdentity(
+  record: AuditRecord,
+  where: string,
+  showValues: boolean,
+): MappedBackfillRecord | undefined {
+  const shown = (value: unknown): string => (showValues ? ` (${preview(value)})` : '');
   if (recordIdOf(record.Id) === undefined) {
-    return { ok: false, code: 'NoId', reason: `${where} has no usable Id (${preview(record.Id)})` };
+    return { ok: false, code: 'NoId', reason: `${where} has no usable Id${shown(record.Id)}` };
   }
   if (creationDayOf(record.CreationTime) === undefined) {
     return {
       ok: false,
       code: 'NoCreationTime',
-      reason:
-        `${where} has no parseable CreationTime (${preview(record.CreationTime)}); ` +
-        'expected YYYY-MM-DDTHH:MM:SS',
+      reason: `${where} has no parseable CreationTime${shown(record.CreationTime)}; expected YYYY-MM-DDTHH:MM:SS`,
     };
   }
   return undefined;
@@ -156,10 +160,9 @@ export function fromAuditLogRecord(graphRecord: unknown): MappedBackfillRecord {
     return {
       ok: false,
       code: 'NotObject',
-      reason: `auditLogRecord is not a JSON object (${preview(graphRecord)})`,
+      reason: 'auditLogRecord is not a JSON object',
     };
   }
-  const where = typeof graphRecord.id === 'string' ? `auditLogRecord ${graphRecord.id}` : 'auditLogRecord';
   const warnings: string[] = [];
   let auditData = graphRecord.auditData;
   if (typeof auditData === 'string') {
@@ -168,14 +171,14 @@ export function fromAuditLogRecord(graphRecord: unknown): MappedBackfillRecord {
       auditData = JSON.parse(auditData) as unknown;
       warnings.push('AuditDataText: auditData was JSON text');
     } catch {
-      return { ok: false, code: 'NoAuditData', reason: `${where}: auditData is text that is not JSON` };
+      return { ok: false, code: 'NoAuditData', reason: 'auditLogRecord: auditData is text that is not JSON' };
     }
   }
   if (!isObject(auditData)) {
     return {
       ok: false,
       code: 'NoAuditData',
-      reason: `${where} has no auditData object (${preview(auditData)})`,
+      reason: 'auditLogRecord has no auditData object',
     };
   }
   let record = withoutAnnotations(auditData);
@@ -186,7 +189,7 @@ export function fromAuditLogRecord(graphRecord: unknown): MappedBackfillRecord {
       warnings.push('DynamicProperties: the record was auditData.dynamicProperties');
     }
   }
-  const refused = missingIdentity(record, `${where}: auditData`);
+  const refused = missingIdentity(record, 'auditLogRecord: auditData', false);
   if (refused) return refused;
 
   crossCheck(graphRecord, record, warnings);
@@ -202,20 +205,16 @@ export function fromAuditLogRecord(graphRecord: unknown): MappedBackfillRecord {
 function crossCheck(graph: Record<string, unknown>, record: AuditRecord, warnings: string[]): void {
   const id = recordIdOf(record.Id)!;
   if (typeof graph.id === 'string' && graph.id.trim().toLowerCase() !== id.trim().toLowerCase()) {
-    warnings.push(`IdMismatch: id ${graph.id} vs Id ${id}`);
+    warnings.push('IdMismatch: auditLogRecord id is not auditData.Id');
   }
   if (graph.createdDateTime !== undefined && graph.createdDateTime !== null) {
     const graphSecond = epochSecond(graph.createdDateTime);
     if (graphSecond === undefined || graphSecond !== epochSecond(record.CreationTime)) {
-      warnings.push(
-        `CreationTimeMismatch: createdDateTime ${preview(graph.createdDateTime)} vs CreationTime ${preview(record.CreationTime)}`,
-      );
+      warnings.push('CreationTimeMismatch: createdDateTime is not auditData.CreationTime (to the second)');
     }
   }
   if (typeof graph.operation === 'string' && lower(graph.operation) !== lower(record.Operation)) {
-    warnings.push(
-      `OperationMismatch: operation ${preview(graph.operation)} vs Operation ${preview(record.Operation)}`,
-    );
+    warnings.push('OperationMismatch: operation is not auditData.Operation');
   }
   const named =
     typeof graph.auditLogRecordType === 'string' ? recordTypeByName(graph.auditLogRecordType) : undefined;
@@ -224,13 +223,16 @@ function crossCheck(graph: Record<string, unknown>, record: AuditRecord, warning
       record.RecordType = named;
       warnings.push(`RecordTypeFromName: ${preview(graph.auditLogRecordType)} → ${named}`);
     } else {
-      warnings.push(`RecordTypeUnknown: auditLogRecordType ${preview(graph.auditLogRecordType)}`);
+      warnings.push(
+        `RecordTypeUnknown: auditData has no RecordType and auditLogRecordType ${preview(graph.auditLogRecordType)} ` +
+          'is not in the name table',
+      );
     }
     return;
   }
   const number = recordTypeNumber(record.RecordType);
   if (number === undefined) {
-    warnings.push(`RecordTypeNotNumeric: RecordType ${preview(record.RecordType)}`);
+    warnings.push('RecordTypeNotNumeric: auditData.RecordType is neither a number nor a numeric string');
   } else if (named !== undefined && named !== number) {
     warnings.push(
       `RecordTypeMismatch: auditLogRecordType ${preview(graph.auditLogRecordType)} vs RecordType ${number}`,
@@ -253,7 +255,7 @@ export function fromAuditDataJson(text: string): MappedBackfillRecord {
   if (!isObject(parsed)) {
     return { ok: false, code: 'NotObject', reason: `AuditData is not a JSON object (${preview(parsed)})` };
   }
-  const refused = missingIdentity(parsed, 'AuditData');
+  const refused = missingIdentity(parsed, 'AuditData', true);
   if (refused) return refused;
   const recordType = parsed.RecordType;
   if (typeof recordType === 'string' && recordTypeNumber(recordType) === undefined) {

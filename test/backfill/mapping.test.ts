@@ -203,33 +203,38 @@ describe('fromAuditLogRecord (reference §2.3)', () => {
 
   it('refuses, with the reason, records the writer could not store under the live feed identity', () => {
     const record = exchangeRecord(5);
-    const cases: Array<[unknown, string, RegExp]> = [
-      ['text', 'NotObject', /not a JSON object/],
-      [{ id: 'x' }, 'NoAuditData', /auditLogRecord x has no auditData object \(absent\)/],
-      [graphRecordOf(record, { auditData: '{not json' }), 'NoAuditData', /not JSON/],
-      [graphRecordOf(record, { auditData: { ...record, Id: undefined } }), 'NoId', /has no usable Id/],
-      [graphRecordOf(record, { auditData: { ...record, Id: '  ' } }), 'NoId', /has no usable Id/],
-      [graphRecordOf(record, { auditData: { ...record, Id: { v: 1 } } }), 'NoId', /has no usable Id/],
+    // Fixed texts naming no record (no ids or values): a run counts them by text (the export path shows values).
+    const cases: Array<[unknown, string, string]> = [
+      ['text', 'NotObject', 'auditLogRecord is not a JSON object'],
+      [{ id: 'x' }, 'NoAuditData', 'auditLogRecord has no auditData object'],
       [
-        graphRecordOf(record, { auditData: { ...record, CreationTime: '2026-02-30T10:00:00' } }),
-        'NoCreationTime',
-        /no parseable CreationTime \("2026-02-30T10:00:00"\)/,
+        graphRecordOf(record, { auditData: '{not json' }),
+        'NoAuditData',
+        'auditLogRecord: auditData is text that is not JSON',
       ],
       [
-        graphRecordOf(record, { auditData: { ...record, CreationTime: '9/20/2023 4:05:03 AM' } }),
-        'NoCreationTime',
-        /no parseable CreationTime/,
+        graphRecordOf(record, { auditData: { ...record, Id: undefined } }),
+        'NoId',
+        'auditLogRecord: auditData has no usable Id',
       ],
       [
-        graphRecordOf(record, { auditData: { ...record, CreationTime: undefined } }),
-        'NoCreationTime',
-        /\(absent\)/,
+        graphRecordOf(record, { auditData: { ...record, Id: '  ' } }),
+        'NoId',
+        'auditLogRecord: auditData has no usable Id',
       ],
+      [
+        graphRecordOf(record, { auditData: { ...record, Id: { v: 1 } } }),
+        'NoId',
+        'auditLogRecord: auditData has no usable Id',
+      ],
+      ...['2026-02-30T10:00:00', '9/20/2023 4:05:03 AM', undefined].map((time): [unknown, string, string] => [
+        graphRecordOf(record, { auditData: { ...record, CreationTime: time } }),
+        'NoCreationTime',
+        'auditLogRecord: auditData has no parseable CreationTime; expected YYYY-MM-DDTHH:MM:SS',
+      ]),
     ];
     for (const [input, code, reason] of cases) {
-      const mapped = fromAuditLogRecord(input);
-      expect(mapped).toMatchObject({ ok: false, code });
-      expect(mapped.ok ? '' : mapped.reason).toMatch(reason);
+      expect(fromAuditLogRecord(input)).toEqual({ ok: false, code, reason });
     }
     // A numeric Id is an Id to the writer too.
     expect(fromAuditLogRecord(graphRecordOf(record, { auditData: { ...record, Id: 7 } })).ok).toBe(true);
@@ -256,9 +261,11 @@ describe('fromAuditLogRecord (reference §2.3)', () => {
       ),
     );
     expect(kinds(differs)).toEqual(['IdMismatch', 'CreationTimeMismatch', 'OperationMismatch']);
-    expect(differs.warnings?.[0]).toBe(
-      `IdMismatch: id a1b2c3d4-0000-0000-0000-000000000000 vs Id ${String(record.Id)}`,
-    );
+    expect(differs.warnings).toEqual([
+      'IdMismatch: auditLogRecord id is not auditData.Id',
+      'CreationTimeMismatch: createdDateTime is not auditData.CreationTime (to the second)',
+      'OperationMismatch: operation is not auditData.Operation',
+    ]);
     expect(differs.record).toEqual(record);
     expect(kinds(fromAuditLogRecord(graphRecordOf(record, { createdDateTime: 'yesterday' })))).toEqual([
       'CreationTimeMismatch',
