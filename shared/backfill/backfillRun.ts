@@ -102,7 +102,8 @@ export interface BackfillSummary {
   error?: string;
   /** When the query budget lets the next query be created (outcome stopped by query-budget). */
   resumeAfter?: string;
-  windows: { total: number; done: number; partial: number; failed: number; open: number };
+  /** Windows now (a split window counts as its halves; `split` says how many were split). */
+  windows: { total: number; done: number; partial: number; failed: number; open: number; split: number };
   partialWindows: Array<{ start: string; end: string; reason: string }>;
   failedWindows: Array<{ start: string; end: string; reason: string }>;
   /** This run: records read, sent per content type, left out (other content types), refused per reason. */
@@ -461,7 +462,6 @@ export class BackfillRun {
             ),
           );
           this.stats.queriesCreated++;
-          this.progress.recentQueries.push(this.now().toISOString());
           await this.step('query-created', { window: w, queryId: query.id });
           // A new query starts the window over: its earlier pages may be read again (upserts).
           Object.assign(w, {
@@ -581,7 +581,11 @@ export class BackfillRun {
     const max = this.o.maxQueriesPerDay ?? DEFAULTS.maxQueriesPerDay;
     const day = this.now().getTime() - DAY_MS;
     const recent = this.progress.recentQueries.filter((t) => Date.parse(t) > day).sort();
-    if (recent.length < max) return;
+    if (recent.length < max) {
+      // Counted before the request goes out: windows in flight together must not all pass the check.
+      this.progress.recentQueries.push(this.now().toISOString());
+      return;
+    }
     this.resumeAfter = new Date(Date.parse(recent[recent.length - max]!) + DAY_MS).toISOString();
     this.stopped ??= new StopRun('query-budget');
     throw this.stopped;
@@ -684,6 +688,7 @@ export class BackfillRun {
         partial: c?.partial ?? 0,
         failed: c?.failed ?? 0,
         open: c?.open ?? 0,
+        split: c?.split ?? 0,
       },
       partialWindows: listed('partial'),
       failedWindows: listed('failed'),

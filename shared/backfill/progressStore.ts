@@ -238,6 +238,8 @@ export interface ProgressCounts {
   partial: number;
   failed: number;
   open: number;
+  /** Windows replaced by their halves (each cost a query). */
+  split: number;
   /** Milliseconds of the range in finished windows (done, partial, failed), for the ETA. */
   finishedMs: number;
   totalMs: number;
@@ -254,6 +256,7 @@ export function countProgress(p: BackfillProgress): ProgressCounts {
     partial: 0,
     failed: 0,
     open: 0,
+    split: 0,
     finishedMs: 0,
     totalMs: Date.parse(p.request.to) - Date.parse(p.request.from),
     records: 0,
@@ -267,7 +270,10 @@ export function countProgress(p: BackfillProgress): ProgressCounts {
     for (const [ct, n] of Object.entries(w.sent))
       c.sent[ct as ContentType] = (c.sent[ct as ContentType] ?? 0) + n;
     for (const [reason, n] of Object.entries(w.refused)) c.refused[reason] = (c.refused[reason] ?? 0) + n;
-    if (w.state === 'split') continue;
+    if (w.state === 'split') {
+      c.split++;
+      continue;
+    }
     c.windows++;
     if (w.state === 'done') c.done++;
     else if (w.state === 'partial') c.partial++;

@@ -21,6 +21,8 @@ export interface BackfillDeps {
   settings: BackfillConfig;
   /** How long one invocation takes new work (AUDITFEED_RUN_DEADLINE_SECONDS, below functionTimeout). */
   runDeadlineMs: number;
+  /** How long a continuation stays hidden; default CONTINUE_DELAY_SECONDS (tests: 0). */
+  continueDelaySeconds?: number;
 }
 
 export interface BackfillTaskResult {
@@ -95,7 +97,7 @@ export async function backfillTask(
     return { summary };
   }
   // stopped (deadline, query budget) or busy (another run holds it): carry on later.
-  const delay = continueDelaySeconds(summary, now());
+  const delay = continueDelaySeconds(summary, now(), deps.continueDelaySeconds ?? CONTINUE_DELAY_SECONDS);
   const next: BackfillMessage = { ...m, run: m.run + 1, enqueuedAt: now().toISOString() };
   await deps.queue.sendMessage(encodeBackfillMessage(next), {
     visibilityTimeout: delay,
@@ -106,10 +108,10 @@ export async function backfillTask(
   return { summary, continuedInSeconds: delay };
 }
 
-function continueDelaySeconds(summary: BackfillSummary, now: Date): number {
+function continueDelaySeconds(summary: BackfillSummary, now: Date, base: number): number {
   if (summary.stoppedBecause === 'query-budget' && summary.resumeAfter) {
     const s = Math.ceil((Date.parse(summary.resumeAfter) - now.getTime()) / 1000);
-    return Math.min(MAX_VISIBILITY_SECONDS, Math.max(CONTINUE_DELAY_SECONDS, s));
+    return Math.min(MAX_VISIBILITY_SECONDS, Math.max(base, s));
   }
-  return CONTINUE_DELAY_SECONDS;
+  return base;
 }

@@ -1,0 +1,257 @@
+/**
+ * The backfill's fault paths against the simulator: a window over the record limit (halved, or partial at
+ * the floor), failed queries (re-created, then the window reported failed), 429 with Retry-After beyond the
+ * client's own retries, a query gone (404), the daily query budget, two runs racing for one backfill, and
+ * the deployed path (the backfill function stopping at its deadline and continuing from its own message).
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  BACKFILL_MESSAGE_VERSION,
+  encodeBackfillMessage,
+  type BackfillMessage,
+} from '../../shared/backfill/backfillMessage';
+import { CONTENT_TYPES } from '../../shared/contentTypes';
+import { backfillTask } from '../../shared/handlers/backfill';
+import { silentLogger } from '../../shared/logging';
+import { BadMessageError } from '../../shared/messages/envelope';
+import {
+  DAY,
+  expectExactlyOnce,
+  iso,
+  NOW,
+  scenario,
+  startBackfillStack,
+  TENANT,
+  type BackfillStack,
+} from './backfillStack';
+
+const MIDNIGHT = Date.parse(`${NOW.slice(0, 10)}T00:00:00.000Z`);
+/** A day of the scenario holds about 36 records: a limit of 20 puts every day window over it. */
+const LIMIT = 20;
+
+describe('record limit, throttling, gone queries, budget, races, the function', () => {
+  let stack: BackfillStack;
+
+  beforeAll(async () => {
+    stack = await startBackfillStack({
+      scenario: scenario({
+        graphAudit: { pageSize: 100, startDelaySeconds: 5, runSeconds: [10, 40], recordCountLimit: LIMIT },
+      }),
+      clock: { start: NOW, frozen: true },
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  /** A range of its own per test (progress blobs are per range). */
+  let next = 20;
+  function range(days: number): { from: string; to: string } {
+    const to = MIDNIGHT - next * DAY;
+    next += days + 1;
+    return { from: iso(to - days * DAY), to: iso(to) };
+  }
+
+  it('halves a window over the record limit until each half fits, and stores every record once', async () => {
+    const { from, to } = range(2);
+    const writer = stack.writer();
+    const s = await stack.backfill({ from, to });
+    expect(s.outcome).toBe('complete');
+    // Each day was over the limit: split at least once, so more windows than days, none partial.
+    expect(s.windows.total).toBeGreaterThan(2);
+    expect(s.windows.partial).toBe(0);
+    expect(s.windows.split).toBeGreaterThanOrEqual(2);
+    expect(s.run.queriesCreated).toBe(s.windows.total + s.windows.split);
+    await stack.writeAll(writer);
+    expectExactlyOnce(await stack.stored(writer), stack.truth(from, to));
+  });
+
+  it('keeps a window still over the limit at the floor, stores what came and reports it partial', async () => {
+    const { from, to } = range(2);
+    const writer = stack.writer();
+    // A floor of a day: the day windows cannot be halved.
+    const s = await stack.backfill({ from, to, floorMs: DAY });
+    expect(s).toMatchObject({
+      outcome: 'finished-with-problems',
+      windows: { total: 2, partial: 2, done: 0 },
+    });
+    expect(s.partialWindows).toHaveLength(2);
+    expect(s.partialWindows[0]!.reason).toMatch(/record limit \(20 records\).*missing/);
+    expect(s.run.records).toBe(2 * LIMIT);
+    await stack.writeAll(writer);
+    const stored = await stack.stored(writer);
+    expect(stored.size).toBe(2 * LIMIT);
+    expect([...stored.values()].every((n) => n === 1)).toBe(true);
+    const truth = stack.truth(from, to);
+    expect([...stored.keys()].every((id) => truth.has(id))).toBe(true);
+  });
+
+  it('waits out 429 Retry-After beyond the client’s own retries and finishes', async () => {
+    const sim = stack.collector.sim;
+    const { from, to } = range(1);
+    const before = sim.clock.now().getTime();
+    // The client retries 3 times (AUDITFEED_MAX_RETRIES); the 5th answer is the engine's to wait out.
+    const fault = sim.faults.add({
+      route: 'graphQueries',
+      tenantId: TENANT,
+      times: 6,
+      action: { kind: 'error', status: 429, code: 'TooManyRequests', retryAfterSeconds: 30 },
+    });
+    const writer = stack.writer();
+    const s = await stack.backfill({ from, to, floorMs: DAY });
+    fault.remove();
+    expect(fault.hits).toBe(6);
+    expect(s.run.throttled).toBeGreaterThanOrEqual(1);
+    expect(s.windows.total).toBe(1);
+    expect(sim.clock.now().getTime() - before).toBeGreaterThanOrEqual(6 * 30_000);
+    await stack.writeAll(writer);
+    expect((await stack.stored(writer)).size).toBe(s.run.records);
+  });
+
+  it('creates a query again when the service has lost it (404), and stores every record once', async () => {
+    const sim = stack.collector.sim;
+    const { from, to } = range(1);
+    const fault = sim.faults.add({
+      route: 'graphRecords',
+      tenantId: TENANT,
+      times: 1,
+      action: { kind: 'error', status: 404, code: 'NotFound', message: 'query not found' },
+    });
+    const writer = stack.writer();
+    const s = await stack.backfill({ from, to, windowMs: 12 * 3_600_000 });
+    fault.remove();
+    expect(fault.hits).toBe(1);
+    expect(s.outcome).toBe('complete');
+    expect(s.windows.total).toBe(2);
+    expect(s.run.queriesCreated).toBe(3);
+    await stack.writeAll(writer);
+    expectExactlyOnce(await stack.stored(writer), stack.truth(from, to));
+  });
+
+  it('stops at the daily query budget, says when to go on, and continues then', async () => {
+    const sim = stack.collector.sim;
+    const { from, to } = range(3);
+    const writer = stack.writer();
+    const first = await stack.backfill({ from, to, windowMs: DAY, floorMs: DAY }, { maxQueriesPerDay: 2 });
+    expect(first).toMatchObject({ outcome: 'stopped', stoppedBecause: 'query-budget' });
+    expect(first.run.queriesCreated).toBe(2);
+    expect(Date.parse(first.resumeAfter!)).toBeGreaterThan(sim.clock.now().getTime());
+    // Too early: still stopped, nothing created.
+    const early = await stack.backfill({ from, to }, { maxQueriesPerDay: 2 });
+    expect(early).toMatchObject({ outcome: 'stopped', run: { queriesCreated: 0 } });
+    sim.clock.set(new Date(Date.parse(first.resumeAfter!) + 1000));
+    const later = await stack.backfill({ from, to }, { maxQueriesPerDay: 2 });
+    expect(later.outcome).toBe('finished-with-problems'); // the floor of a day: partial windows
+    expect(later.run.queriesCreated).toBe(1);
+    expect(later.windows).toMatchObject({ total: 3, open: 0 });
+    await stack.writeAll(writer);
+    expect((await stack.stored(writer)).size).toBe(3 * LIMIT);
+  });
+
+  it('lets one of two runs started together work on a backfill; the other is told it is busy', async () => {
+    const { from, to } = range(1);
+    const [a, b] = await Promise.all([stack.backfill({ from, to }), stack.backfill({ from, to })]);
+    expect([a.outcome, b.outcome].sort()).toEqual(['busy', 'complete']);
+    expect([a, b].find((s) => s.outcome === 'busy')!.run.queriesCreated).toBe(0);
+    await stack.writeAll(stack.writer());
+  });
+
+  it('the backfill function runs to its deadline, continues from its own message and stores every record once', async () => {
+    const sim = stack.collector.sim;
+    const { from, to } = range(4);
+    const writer = stack.writer();
+    const queue = stack.runtime.storage.queues.getQueueClient(`backfill-${randomUUID().slice(0, 8)}`);
+    await queue.create();
+    const request: BackfillMessage = {
+      v: BACKFILL_MESSAGE_VERSION,
+      kind: 'backfill',
+      tenantId: TENANT,
+      from,
+      to,
+      contentTypes: [...CONTENT_TYPES],
+      windowMs: DAY,
+      createdBy: 'test --submit',
+      run: 1,
+      enqueuedAt: sim.clock.now().toISOString(),
+    };
+    await queue.sendMessage(encodeBackfillMessage(request));
+    const deps = {
+      ...stack.runtime,
+      api: stack.runtime.api,
+      store: stack.runtime.store,
+      sink: stack.runtime.sink,
+      settings: stack.config.backfill,
+      queue,
+      // A minute of simulator time per invocation: queries take 10-40 s, so each run gets a little done.
+      runDeadlineMs: 60_000,
+      continueDelaySeconds: 0,
+    };
+    let invocations = 0;
+    let last;
+    for (;;) {
+      const { receivedMessageItems: items } = await queue.receiveMessages({ numberOfMessages: 1 });
+      if (items.length === 0) break;
+      const m = items[0]!;
+      last = await backfillTask(deps, m.messageText, silentLogger, () => sim.clock.now(), {
+        sleep: stack.sleep,
+      });
+      await queue.deleteMessage(m.messageId, m.popReceipt);
+      invocations++;
+      expect(invocations).toBeLessThan(200);
+    }
+    expect(invocations).toBeGreaterThan(2);
+    expect(last!.summary.outcome).toBe('complete');
+    expect(last!.continuedInSeconds).toBeUndefined();
+    await stack.writeAll(writer);
+    expectExactlyOnce(await stack.stored(writer), stack.truth(from, to));
+    await queue.delete();
+  });
+
+  it('refuses a malformed or unknown backfill message before doing anything', async () => {
+    const deps = {
+      api: stack.runtime.api,
+      store: stack.runtime.store,
+      sink: stack.runtime.sink,
+      queue: stack.runtime.queue,
+      settings: stack.config.backfill,
+      runDeadlineMs: 60_000,
+    };
+    await expect(backfillTask(deps, '{"v":9,"kind":"backfill"}', silentLogger)).rejects.toThrow(
+      /version 9 .*this function reads version 1/,
+    );
+    await expect(
+      backfillTask(deps, JSON.stringify({ v: 1, kind: 'backfill', tenantId: 'x' }), silentLogger),
+    ).rejects.toBeInstanceOf(BadMessageError);
+    await expect(backfillTask(deps, 'not json', silentLogger)).rejects.toThrow(/not JSON/);
+  });
+});
+
+describe('failed queries', () => {
+  let stack: BackfillStack;
+
+  beforeAll(async () => {
+    stack = await startBackfillStack({
+      scenario: scenario({ graphAudit: { startDelaySeconds: 5, runSeconds: [10, 40], failFraction: 1 } }),
+      clock: { start: NOW, frozen: true },
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('re-creates a failed query a bounded number of times, then reports the window failed; a re-run tries again', async () => {
+    const from = iso(MIDNIGHT - 12 * DAY);
+    const to = iso(MIDNIGHT - 10 * DAY);
+    const s = await stack.backfill({ from, to });
+    expect(s).toMatchObject({ outcome: 'finished-with-problems', windows: { total: 2, failed: 2, done: 0 } });
+    expect(s.run.queriesCreated).toBe(6);
+    expect(s.failedWindows.map((w) => w.start)).toEqual([from, iso(MIDNIGHT - 11 * DAY)]);
+    expect(s.failedWindows[0]!.reason).toMatch(/query \S+ failed; 3 queries tried/);
+    expect(s.run.records).toBe(0);
+    const again = await stack.backfill({ from, to });
+    expect(again.run.queriesCreated).toBe(6);
+    expect(again.windows.failed).toBe(2);
+  });
+});
