@@ -188,7 +188,7 @@ describe('record limit, throttling, gone queries, budget, races, the function', 
       continueDelaySeconds: 0,
     };
     let invocations = 0;
-    let last;
+    let last: Awaited<ReturnType<typeof backfillTask>> | undefined;
     for (;;) {
       const { receivedMessageItems: items } = await queue.receiveMessages({ numberOfMessages: 1 });
       if (items.length === 0) break;

@@ -31,7 +31,7 @@ export interface BackfillStack {
   /** The writer into `container` (a fresh one per call unless named). */
   writer(container?: string): WriterRuntime;
   /** Waits on the simulator's clock: concurrent waits of one moment end together, so time is not multiplied. */
-  sleep(ms: number): Promise<void>;
+  sleep: (ms: number) => Promise<void>;
   /** Runs a backfill with the stack's runtime, clock and sleep. */
   backfill(
     request: Partial<BackfillRunOptions['request']>,
