@@ -215,19 +215,15 @@ async function runHere(args: BackfillArgs, io: Io): Promise<number> {
   checkCloud(config, io);
   const now = io.now();
   const contentTypes = args.contentTypes ?? config.contentTypes;
+  const tenantIds = config.tenants.map((t) => t.tenantId);
+  // Every mistake is reported before the first request.
+  const tenants = args.tenant ? [checkTenant(args.tenant, tenantIds)] : tenantIds;
+  if (!args.gaps) checkRange(args.from!, args.to!, config.backfill.auditRetentionDays, now);
   const runtime = new BackfillRuntime(config);
   await runtime.ensureResources();
 
   let requests: GapFill[];
   if (args.gaps) {
-    const tenants = args.tenant
-      ? [
-          checkTenant(
-            args.tenant,
-            config.tenants.map((t) => t.tenantId),
-          ),
-        ]
-      : config.tenants.map((t) => t.tenantId);
     const plan = await planGaps(runtime, tenants, contentTypes, config.backfill.auditRetentionDays, now);
     for (const g of plan.tooOld)
       io.err(
@@ -242,12 +238,7 @@ async function runHere(args: BackfillArgs, io: Io): Promise<number> {
     }
     requests = plan.fills;
   } else {
-    const tenantId = checkTenant(
-      args.tenant!,
-      config.tenants.map((t) => t.tenantId),
-    );
-    checkRange(args.from!, args.to!, config.backfill.auditRetentionDays, now);
-    requests = [{ tenantId, from: args.from!, to: args.to!, contentTypes, fills: [] }];
+    requests = [{ tenantId: tenants[0]!, from: args.from!, to: args.to!, contentTypes, fills: [] }];
   }
 
   const abort = new AbortController();
