@@ -151,7 +151,7 @@ async function scaleRun(
 ): Promise<{ figures: ScaleRunFigures; plans: PlanSummary[] }> {
   const o = ctx.options;
   const slots = r.workers * o.tasksPerWorker;
-  const azurite = await startAzuriteWithoutGc();
+  const azurite = await startBenchAzurite();
   const env: Record<string, string> = {
     AUDITFEED_TENANT_IDS: r.tenants.map((t) => t.tenantId).join(','),
     AUDITFEED_CONTENT_TYPES: o.contentTypes.join(','),
@@ -437,13 +437,13 @@ async function scaleRun(
 }
 
 /**
- * In-memory Azurite whose blob garbage collector never sweeps (azuriteNoGc.cjs): a sweep after 10 minutes
- * of this load held Azurite for over 10 minutes. NODE_OPTIONS is set only while it is spawned.
+ * In-memory Azurite tuned for the bench's size (azuriteForBench.cjs: no garbage-collector sweep, indexed
+ * point lookups, a lazy expired-message sweep). NODE_OPTIONS is set only while it is spawned.
  */
-async function startAzuriteWithoutGc(): Promise<Awaited<ReturnType<typeof startAzurite>>> {
+async function startBenchAzurite(): Promise<Awaited<ReturnType<typeof startAzurite>>> {
   const before = process.env.NODE_OPTIONS;
-  const preload = join(__dirname, 'azuriteNoGc.cjs');
-  const source = join(__dirname, '..', '..', '..', 'scripts', 'bench', 'azuriteNoGc.cjs');
+  const preload = join(__dirname, 'azuriteForBench.cjs');
+  const source = join(__dirname, '..', '..', '..', 'scripts', 'bench', 'azuriteForBench.cjs');
   process.env.NODE_OPTIONS = `${before ?? ''} --require ${existsSync(preload) ? preload : source}`.trim();
   try {
     return await startAzurite({ inMemory: true });
