@@ -345,9 +345,7 @@ export class Pipeline {
   private async runCollectorWorker(): Promise<void> {
     const { host, logger } = this.options;
     const q = host.queues;
-    let idleMs = MIN_POLL_MS;
-    while (!this.stopping) {
-      let invocations = 0;
+    await this.listen(async () => {
       try {
         const r = await drainQueue({
           queue: this.workQueue,
@@ -370,28 +368,39 @@ export class Pipeline {
           onError: (m, e) =>
             logger.error(`Collection task failed: ${(e as Error).message}`, { messageId: m.id }),
         });
-        invocations = r.invocations;
         for (const id of r.poisoned) {
           logger.error(
             `Collection task ${id} reached maxDequeueCount; moved to ${this.workPoisonQueue.name}`,
           );
         }
+        return r.invocations;
       } catch (e) {
         logger.error(`Work queue trigger could not receive messages: ${(e as Error).message}`);
+        return 0;
       }
-      if (invocations > 0) {
+    });
+  }
+
+  /**
+   * A queue trigger's listener: runs `pass` (one short drain, returning its invocations) again at once
+   * while it finds messages, and with a randomised exponential back-off while the queue is empty, as
+   * the host's listener does (up to host.json maxPollingInterval).
+   */
+  private async listen(pass: () => Promise<number>): Promise<void> {
+    let idleMs = MIN_POLL_MS;
+    while (!this.stopping) {
+      if ((await pass()) > 0) {
         idleMs = MIN_POLL_MS;
         continue;
       }
       await this.sleep(idleMs * (0.8 + 0.4 * Math.random()));
-      idleMs = Math.min(q.maxPollingIntervalMs, idleMs * 2);
+      idleMs = Math.min(this.options.host.queues.maxPollingIntervalMs, idleMs * 2);
     }
   }
 
   private async runWriter(batchSize: number, index: number): Promise<void> {
     const { host, stats, logger } = this.options;
     const q = host.queues;
-    let idleMs = MIN_POLL_MS;
     const handler = async (m: QueueDelivery): Promise<void> => {
       stats.inFlight += 1;
       try {
@@ -407,9 +416,8 @@ export class Pipeline {
         stats.inFlight -= 1;
       }
     };
-    while (!this.stopping) {
+    await this.listen(async () => {
       const startedAt = Date.now();
-      let invocations = 0;
       try {
         const r = await drainQueue({
           queue: this.queue,
@@ -426,7 +434,6 @@ export class Pipeline {
             stats.failedDeliveries += 1;
           },
         });
-        invocations = r.invocations;
         if (r.poisoned.length > 0) {
           stats.poisoned.push(...r.poisoned);
           for (const id of r.poisoned) {
@@ -436,17 +443,12 @@ export class Pipeline {
           }
         }
         if (r.drained) this.lastDrainedAt[index] = startedAt;
+        return r.invocations;
       } catch (e) {
         logger.error(`Queue trigger could not receive messages: ${(e as Error).message}`);
+        return 0;
       }
-      if (invocations > 0) {
-        idleMs = MIN_POLL_MS;
-        continue;
-      }
-      // Randomised exponential back-off while the queue is empty, like the host's listener.
-      await this.sleep(idleMs * (0.8 + 0.4 * Math.random()));
-      idleMs = Math.min(q.maxPollingIntervalMs, idleMs * 2);
-    }
+    });
   }
 
   private async pollDepth(): Promise<void> {

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { AuditfeedConfig } from '../../shared/config';
 import { readHostSettings, type HostSettings } from '../../shared/hostSettings';
 import { startLocalStack, type LocalStack } from '../../scripts/local/localStack';
 import { Pipeline } from '../../scripts/local/pipeline';
@@ -12,6 +13,28 @@ import { silentLogger } from '../../shared/logging';
  * The runner's trigger loop in-process, with host.json's queue settings shortened so the poison path
  * runs in seconds instead of maxDequeueCount × 2 minutes.
  */
+/** A one-pass pipeline whose failed messages come back at once and poison on the second failure. */
+function quickRetryPipeline(
+  config: AuditfeedConfig,
+  collectorWorkers?: number,
+): { pipeline: Pipeline; stats: RunStats } {
+  const real = readHostSettings();
+  const host: HostSettings = {
+    ...real,
+    queues: { ...real.queues, visibilityTimeoutSeconds: 0, maxDequeueCount: 2, maxPollingIntervalMs: 500 },
+  };
+  const stats = new RunStats(config.contentTypes);
+  const pipeline = new Pipeline({
+    config,
+    host,
+    stats,
+    logger: silentLogger,
+    mode: 'once',
+    ...(collectorWorkers !== undefined ? { collectorWorkers } : {}),
+  });
+  return { pipeline, stats };
+}
+
 describe('local pipeline (Functions trigger semantics)', () => {
   let dir: string;
   let stack: LocalStack;
@@ -28,13 +51,7 @@ describe('local pipeline (Functions trigger semantics)', () => {
   });
 
   it('collects and writes the backlog, and poisons a message that fails maxDequeueCount times', async () => {
-    const real = readHostSettings();
-    const host: HostSettings = {
-      ...real,
-      queues: { ...real.queues, visibilityTimeoutSeconds: 0, maxDequeueCount: 2, maxPollingIntervalMs: 500 },
-    };
-    const stats = new RunStats(stack.config.contentTypes);
-    const pipeline = new Pipeline({ config: stack.config, host, stats, logger: silentLogger, mode: 'once' });
+    const { pipeline, stats } = quickRetryPipeline(stack.config);
     // A message from a "newer collector": the writer refuses it on every delivery.
     await pipeline.queue.createIfNotExists();
     const { messageId } = await pipeline.queue.sendMessage(
@@ -86,20 +103,7 @@ describe('local pipeline, fanned out (npm start -- --workers)', () => {
   });
 
   it('the timer dispatches tasks, several workers run them, every record is written; a bad task is poisoned', async () => {
-    const real = readHostSettings();
-    const host: HostSettings = {
-      ...real,
-      queues: { ...real.queues, visibilityTimeoutSeconds: 0, maxDequeueCount: 2, maxPollingIntervalMs: 500 },
-    };
-    const stats = new RunStats(stack.config.contentTypes);
-    const pipeline = new Pipeline({
-      config: stack.config,
-      host,
-      stats,
-      logger: silentLogger,
-      mode: 'once',
-      collectorWorkers: 3,
-    });
+    const { pipeline, stats } = quickRetryPipeline(stack.config, 3);
     expect(pipeline.fanout).toBe(true);
     await pipeline.workQueue.createIfNotExists();
     const { messageId } = await pipeline.workQueue.sendMessage('{"v":1,"kind":"collect"}');
