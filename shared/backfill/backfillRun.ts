@@ -411,6 +411,11 @@ export class BackfillRun {
       try {
         return await fn();
       } catch (e) {
+        // Ctrl-C (or the host) aborted the request: a safe point, nothing of it was saved.
+        if (this.o.abortSignal?.aborted) {
+          this.stopped ??= new StopRun('aborted');
+          throw this.stopped;
+        }
         if (!isThrottled(e)) throw e;
         this.stats.throttled++;
         const wait = retryAfterOf(e) ?? Math.min(DEFAULTS.throttleWaitMs * 2 ** Math.min(waits, 4), 600_000);

@@ -149,6 +149,37 @@ describe('record limit, throttling, gone queries, budget, races, the function', 
     expect((await stack.stored(writer)).size).toBe(3 * LIMIT);
   });
 
+  it('stops at a safe point on abort (Ctrl-C), releases its claim, and the next run finishes it', async () => {
+    const { from, to } = range(3);
+    const writer = stack.writer();
+    const abort = new AbortController();
+    let saved = 0;
+    const stopped = await stack.backfill(
+      { from, to, windowMs: DAY, floorMs: DAY },
+      {
+        abortSignal: abort.signal,
+        maxQueriesInFlight: 1,
+        onStep: (step) => {
+          if (step === 'page-saved' && ++saved === 1) abort.abort();
+        },
+      },
+    );
+    expect(stopped).toMatchObject({
+      outcome: 'stopped',
+      stoppedBecause: 'aborted',
+      windows: { partial: 1, open: 2 },
+    });
+    // Not a crash: the claim is released, so the same backfill continues at once.
+    const rest = await stack.backfill({ from, to });
+    expect(rest).toMatchObject({
+      outcome: 'finished-with-problems',
+      windows: { total: 3, partial: 3, open: 0 },
+    });
+    expect(rest.run.queriesCreated).toBe(2);
+    await stack.writeAll(writer);
+    expect((await stack.stored(writer)).size).toBe(3 * LIMIT);
+  });
+
   it('lets one of two runs started together work on a backfill; the other is told it is busy', async () => {
     const { from, to } = range(1);
     const [a, b] = await Promise.all([stack.backfill({ from, to }), stack.backfill({ from, to })]);
