@@ -359,6 +359,7 @@ export function formatSummary(s: BackfillSummary): string {
     `  this run: ${n(s.run.records)} record(s) read; sent ${sent || 'none'}; ${n(s.run.skipped)} of other content types; refused ${refused || 'none'}`,
     `  queries created ${s.run.queriesCreated}, requests ${n(s.run.requests)}` +
       (s.run.requestsPer1000Records !== null ? ` (${s.run.requestsPer1000Records} per 1,000 records)` : '') +
+      (s.run.recordsPerSecond !== null ? `, ${s.run.recordsPerSecond} records/s` : '') +
       `, throttled ${s.run.throttled}`,
   ];
   for (const w of s.partialWindows) lines.push(`  partial ${w.start} to ${w.end}: ${w.reason}`);

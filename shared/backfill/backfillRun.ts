@@ -119,6 +119,9 @@ export interface BackfillSummary {
     throttled: number;
     /** Requests per 1,000 records read (the cost of a backfill). */
     requestsPer1000Records: number | null;
+    /** Seconds this run took by its clock, and records read per second (backfill throughput). */
+    seconds: number;
+    recordsPerSecond: number | null;
   };
   /** The whole backfill so far (all runs). */
   total: { records: number; sent: Partial<Record<ContentType, number>>; refused: Record<string, number> };
@@ -196,6 +199,7 @@ export class BackfillRun {
   private readonly now: () => Date;
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   private readonly runId = randomUUID();
+  private startedAt = 0;
   private progress!: BackfillProgress;
   private etag: string | undefined;
   private name!: string;
@@ -222,6 +226,7 @@ export class BackfillRun {
 
   async run(): Promise<BackfillSummary> {
     const r = this.o.request;
+    this.startedAt = this.now().getTime();
     this.name = this.o.store.blobName(r);
     try {
       await this.open();
@@ -677,6 +682,7 @@ export class BackfillRun {
         .sort((a, b) => a.start.localeCompare(b.start))
         .map((w) => ({ start: w.start, end: w.end, reason: w.reason ?? state }));
     const s = this.stats;
+    const seconds = Math.max(0, (this.now().getTime() - this.startedAt) / 1000);
     return {
       tenantId: r.tenantId,
       from: r.from,
@@ -707,6 +713,8 @@ export class BackfillRun {
         requests: s.requests,
         throttled: s.throttled,
         requestsPer1000Records: s.records > 0 ? Math.round((s.requests / s.records) * 1000 * 10) / 10 : null,
+        seconds,
+        recordsPerSecond: seconds > 0 && s.records > 0 ? Math.round((s.records / seconds) * 10) / 10 : null,
       },
       total: { records: c?.records ?? 0, sent: c?.sent ?? {}, refused: c?.refused ?? {} },
     };

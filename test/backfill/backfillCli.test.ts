@@ -129,7 +129,9 @@ it('runs a backfill with progress and ETA on stderr, the summary on stdout; runn
   expect(r.err).toMatch(/\[#{24}\] 100% 5\/5 windows/);
   expect(r.out).toMatch(/: complete\n/);
   expect(r.out).toMatch(/windows: 5 done, 0 partial, 0 failed, 0 open of 5/);
-  expect(r.out).toMatch(/queries created 5, requests \d+ \([\d.]+ per 1,000 records\), throttled 0/);
+  expect(r.out).toMatch(
+    /queries created 5, requests \d+ \([\d.]+ per 1,000 records\), [\d.]+ records\/s, throttled 0/,
+  );
   expect(r.out).toMatch(new RegExp(`progress: watermarks/${TENANT}/backfill/`));
   await stack.writeAll(writer);
   const truth = stack.truth(iso(MIDNIGHT - 30 * DAY), iso(MIDNIGHT - 25 * DAY));
