@@ -22,7 +22,16 @@ import { RecordingLogger } from '../writer/helpers';
 const ROOT = path.resolve(__dirname, '../..');
 const MAIN = path.join(ROOT, 'dist', 'scripts', 'cli', 'main.js');
 const TENANT = '2b4d6f80-1a3c-4e5f-8a7b-9c0d1e2f3a4b';
-const COMMANDS = ['status', 'replay-poison', 'query', 'timeline', 'hunt', 'investigate'];
+const COMMANDS = [
+  'status',
+  'replay-poison',
+  'query',
+  'timeline',
+  'hunt',
+  'investigate',
+  'import',
+  'backfill',
+];
 const STACK_FRAME = /^\s+at .+(:\d+:\d+\)?|\(native\))$/m;
 
 interface Result {
@@ -133,7 +142,7 @@ afterAll(async () => {
 });
 
 describe('auditfeed --help', () => {
-  it('lists the six commands, from the built CLI and through the bin launcher', async () => {
+  it('lists every command, from the built CLI and through the bin launcher', async () => {
     for (const file of [MAIN, path.join(ROOT, 'scripts', 'cli', 'auditfeed.cjs')]) {
       const r = await spawn(file, ['--help'], bareEnv({}));
       expect(r.code).toBe(0);
@@ -163,7 +172,7 @@ describe('auditfeed --help', () => {
     const r = await cli(['stauts']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(
-      /^auditfeed: unknown command "stauts" \(commands: status, replay-poison, query, timeline, hunt, investigate;/,
+      /^auditfeed: unknown command "stauts" \(commands: status, replay-poison, query, timeline, hunt, investigate, import, backfill;/,
     );
     expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
   });
