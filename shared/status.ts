@@ -113,8 +113,13 @@ export async function readStatus(o: StatusOptions): Promise<PipelineStatus> {
   const backfills: BackfillStatus[] = [];
   const filled = new Map<string, string>();
   if (o.backfills) {
-    for (const tenantId of o.tenants) {
-      const list = (await o.backfills.list(tenantId)).map((b) => b.progress);
+    const store = o.backfills;
+    // One listing per tenant, a few at a time like the watermarks; reported in configuration order.
+    const lists = await Promise.all(
+      o.tenants.map((tenantId) => limit(async () => await store.list(tenantId))),
+    );
+    for (const [i, tenantId] of o.tenants.entries()) {
+      const list = lists[i]!.map((b) => b.progress);
       for (const [k, v] of filledGaps(list)) filled.set(k, v);
       for (const b of list) {
         const c = countProgress(b);
