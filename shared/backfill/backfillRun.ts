@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ContentType } from '../contentTypes';
 import { AuditfeedError } from '../errors';
-import type { AuditLogQuery, AuditLogQueryApi } from '../graphAudit/types';
+import type { AuditLogQueryApi } from '../graphAudit/types';
 import type { Logger } from '../logging';
 import { RecordNotSerialisableError, RecordTooLargeError, type BatchSink } from '../messages/batcher';
 import { sleep as realSleep } from '../sleep';
@@ -736,4 +736,3 @@ export function runBackfill(options: BackfillRunOptions): Promise<BackfillSummar
   return new BackfillRun(options).run();
 }
 
-export type { AuditLogQuery };
