@@ -18,7 +18,9 @@ export function localSettings(
 export function federatedCredential(env: Record<string, string>): FederatedCredential;
 export function federationNote(fic: FederatedCredential, bodyFile: string): string;
 export function consentUrls(env: Record<string, string>): string[];
+export function consentNote(env: Record<string, string>): string;
 export function dashboardNote(env: Record<string, string>): string | undefined;
 export function localAccessNote(env: Record<string, string>): string | undefined;
 export const REMOVED_LOCALLY: readonly string[];
 export const LOGIN_HOSTS: Readonly<Record<string, string>>;
+export const AUDIT_LOG_QUERY: Readonly<Record<string, 'documented' | 'unconfirmed' | 'unavailable'>>;

@@ -6,7 +6,7 @@
  * - writes local.settings.json for running the functions locally against the provisioned resources, with
  *   identity-based connections that use your own sign-in (no keys, no secrets);
  * - writes the federated identity credential for the app registration and prints the command that adds it,
- *   plus the admin-consent URL of every tenant.
+ *   plus the admin-consent URL of every tenant and the permissions that consent grants.
  * Types: postprovision.d.ts.
  */
 
@@ -23,6 +23,9 @@ const COPIED = [
   'AUDITFEED_CONTENT_TYPES',
   'AUDITFEED_PUBLISHER_ID',
   'AUDITFEED_RETENTION_DAYS',
+  'AUDITFEED_AUDIT_RETENTION_DAYS',
+  'AUDITFEED_BACKFILL_QUERIES_IN_FLIGHT',
+  'AUDITFEED_BACKFILL_QUERIES_PER_DAY',
   'AUDITFEED_QUEUE_NAME',
   'AUDITFEED_COSMOS_DATABASE',
   'AUDITFEED_COSMOS_CONTAINER',
@@ -61,6 +64,18 @@ const GRAPH_HOSTS = {
   GCCHigh: 'https://graph.microsoft.us',
   DoD: 'https://dod-graph.microsoft.us',
   '21Vianet': 'https://microsoftgraph.chinacloudapi.cn',
+};
+
+/**
+ * Whether Microsoft documents Graph's audit log query API (auditfeed backfill) in each cloud, as in
+ * shared/clouds.ts `auditLogQuery` (test/infra/postprovision.test.ts compares the two).
+ */
+const AUDIT_LOG_QUERY = {
+  Enterprise: 'documented',
+  GCC: 'unconfirmed',
+  GCCHigh: 'unavailable',
+  DoD: 'unavailable',
+  '21Vianet': 'unavailable',
 };
 
 /**
@@ -164,6 +179,43 @@ function consentUrls(env) {
 }
 
 /**
+ * What the admin consent grants, and whether backfill can use it in this cloud. One consent URL covers every
+ * permission the app registration lists; a permission added later needs the consent again.
+ * @param {Record<string, string>} env
+ */
+function consentNote(env) {
+  const cloud = env.AUDITFEED_CLOUD || 'Enterprise';
+  const availability =
+    AUDIT_LOG_QUERY[/** @type {keyof typeof AUDIT_LOG_QUERY} */ (cloud)] ?? AUDIT_LOG_QUERY.Enterprise;
+  const lines = [
+    '',
+    'Admin consent, once per collected tenant (a Global Administrator of that tenant):',
+    ...consentUrls(env).map((u) => `  ${u}`),
+    'It grants what the app registration lists (docs/deploy.md, step 1):',
+    '  Office 365 Management APIs: ActivityFeed.Read, ActivityFeed.ReadDlp (the live feed)',
+  ];
+  if (availability === 'unavailable') {
+    lines.push(
+      `Backfill (auditfeed backfill) is unavailable in ${cloud}: Microsoft documents Graph's audit log query API for`,
+      'the global service only. Fill history beyond 7 days with `auditfeed import <file>` from a Purview audit search',
+      'export or Search-UnifiedAuditLog output (docs/backfill-mapping.md); no Graph permission is needed.',
+    );
+  } else {
+    lines.push(
+      '  Microsoft Graph: AuditLogsQuery.Read.All, if you added it for `auditfeed backfill` (history beyond 7 days)',
+      'Added AuditLogsQuery.Read.All after a tenant consented? Its administrator opens the same URL again.',
+    );
+    if (availability === 'unconfirmed') {
+      lines.push(
+        `${cloud} uses the global Graph, but Microsoft's availability table does not name it: backfill tries and warns;`,
+        '`auditfeed import <file>` is the fallback (docs/backfill.md#clouds).',
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
+/**
  * What local runs need that this environment may not have granted: without AUDITFEED_DEPLOYER_DATA_ACCESS
  * (infra/main.bicep deployerDataAccess, default true) you have no data roles, and every request gets a 403.
  * @param {Record<string, string>} env
@@ -249,13 +301,7 @@ function main() {
       `\nUpload the ${mode} to Key Vault ${env.AZURE_KEY_VAULT_NAME} as "${env.AZURE_KEY_VAULT_SECRET_NAME}" (docs/deploy.md).`,
     );
   }
-  console.log(
-    [
-      '',
-      'Admin consent, once per collected tenant (a Global Administrator of that tenant):',
-      ...consentUrls(env).map((u) => `  ${u}`),
-    ].join('\n'),
-  );
+  console.log(consentNote(env));
   const dashboard = dashboardNote(env);
   if (dashboard) console.log(dashboard);
 }
@@ -275,8 +321,10 @@ module.exports = {
   federatedCredential,
   federationNote,
   consentUrls,
+  consentNote,
   dashboardNote,
   localAccessNote,
   REMOVED_LOCALLY,
   LOGIN_HOSTS,
+  AUDIT_LOG_QUERY,
 };

@@ -1,8 +1,10 @@
 import { CLOUD_ENDPOINTS, CLOUDS } from '../../shared/clouds';
 import { SETTINGS, type SettingSpec } from '../../shared/config';
 import {
+  AUDIT_LOG_QUERY,
   LOGIN_HOSTS,
   REMOVED_LOCALLY,
+  consentNote,
   consentUrls,
   dashboardNote,
   federatedCredential,
@@ -127,6 +129,41 @@ describe('postprovision hook', () => {
       `https://login.microsoftonline.com/3c2b1a09-8f7e-4d6c-b5a4-9e8d7c6b5a41/adminconsent?client_id=${APP}`,
     ]);
     expect(LOGIN_HOSTS).toEqual(Object.fromEntries(CLOUDS.map((c) => [c, CLOUD_ENDPOINTS[c].loginHost])));
+  });
+
+  it('says what the consent grants: the Management API permissions, and the Graph one backfill needs', () => {
+    const note = consentNote(env);
+    for (const url of consentUrls(env)) expect(note).toContain(`  ${url}\n`);
+    expect(note).toContain('Office 365 Management APIs: ActivityFeed.Read, ActivityFeed.ReadDlp');
+    expect(note).toMatch(
+      /Microsoft Graph: AuditLogsQuery\.Read\.All, if you added it for `auditfeed backfill`/,
+    );
+    expect(note).toMatch(/after a tenant consented\? Its administrator opens the same URL again/);
+    expect(note).not.toMatch(/unavailable|does not name/);
+  });
+
+  it('says backfill is unavailable where Graph does not document the audit log query API, and points to import', () => {
+    for (const cloud of ['GCCHigh', 'DoD', '21Vianet']) {
+      const note = consentNote({ ...env, AUDITFEED_CLOUD: cloud });
+      expect(note).toContain(`Backfill (auditfeed backfill) is unavailable in ${cloud}`);
+      expect(note).toContain('`auditfeed import <file>`');
+      expect(note).not.toContain('AuditLogsQuery.Read.All'); // nothing to consent to there
+      expect(note).toContain(`${LOGIN_HOSTS[cloud]}/8d41e0c4-1b2c-4d5e-9f60-0a1b2c3d4e5f/adminconsent?`);
+    }
+    const gcc = consentNote({ ...env, AUDITFEED_CLOUD: 'GCC' });
+    expect(gcc).toContain('AuditLogsQuery.Read.All');
+    expect(gcc).toMatch(/GCC uses the global Graph[\s\S]*tries and warns[\s\S]*auditfeed import <file>/);
+  });
+
+  it("knows the audit log query API's availability per cloud as shared/clouds.ts does", () => {
+    expect(AUDIT_LOG_QUERY).toEqual(
+      Object.fromEntries(CLOUDS.map((c) => [c, CLOUD_ENDPOINTS[c].auditLogQuery])),
+    );
+  });
+
+  it('copies the audit retention azd setting, so a local backfill function keeps to the same limit', () => {
+    const { Values } = localSettings({ ...env, AUDITFEED_AUDIT_RETENTION_DAYS: '365' }, undefined);
+    expect(Values.AUDITFEED_AUDIT_RETENTION_DAYS).toBe('365');
   });
 
   it("prints the dashboard's portal link from the AZURE_WORKBOOK_URL output, nothing before it exists", () => {
