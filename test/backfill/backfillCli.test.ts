@@ -206,6 +206,31 @@ it('--gaps fills the gaps the collector recorded, and status shows them filled',
   ]);
   expect(status.backfills.filter((b) => b.gapsFilled > 0)).toHaveLength(2);
 
+  // What an operator sees: `auditfeed status` marks the filled gaps and lists the backfills.
+  let shown = '';
+  const code = await main(['status'], {
+    out: (t) => (shown += t),
+    err: (t) => (shown += t),
+    env: {
+      AUDITFEED_STORAGE: stack.env.AUDITFEED_STORAGE,
+      AUDITFEED_TENANT_IDS: TENANT,
+      AUDITFEED_CONTENT_TYPES: 'Audit.Exchange',
+    },
+    errIsTTY: false,
+    columns: undefined,
+    now: () => stack.collector.sim.clock.now(),
+  });
+  expect(code).toBe(1); // the gap older than the retention still needs looking at
+  expect(shown).toContain(
+    `Gap ${TENANT} Audit.Exchange: ${gapStart} to ${gapEnd} (cursor-older-than-api-retention) filled by a backfill`,
+  );
+  expect(shown).toMatch(
+    new RegExp(
+      `Backfill ${TENANT} .* \\(Audit\\.Exchange\\): complete, \\d+/\\d+ window\\(s\\) done, \\d+ record\\(s\\) read, filled 1 gap\\(s\\)`,
+    ),
+  );
+  expect(shown).toMatch(/ 3 \(2 filled\) /);
+
   // Again: nothing left to fill.
   const again = await run(['--gaps', '--tenant', TENANT, '--content-types', 'Audit.Exchange']);
   expect(again.code).toBe(0);
