@@ -636,8 +636,11 @@ export class BackfillRun {
         sent[mapped.contentType] = (sent[mapped.contentType] ?? 0) + 1;
       } catch (e) {
         // Refused by the batcher (too large, not serialisable): the sender is unchanged, go on.
-        if (e instanceof RecordTooLargeError || e instanceof RecordNotSerialisableError)
-          bump(refused, e.message.replace(/content \S+/, 'content'));
+        // One reason per kind (the messages carry per-record sizes), so the counts add up.
+        if (e instanceof RecordTooLargeError)
+          bump(refused, `record too large for a queue batch (over ${e.limitBytes} bytes of JSON)`);
+        else if (e instanceof RecordNotSerialisableError)
+          bump(refused, 'record cannot be serialised to JSON');
         else throw e;
       }
     }
@@ -735,4 +738,3 @@ function mergeFills(
 export function runBackfill(options: BackfillRunOptions): Promise<BackfillSummary> {
   return new BackfillRun(options).run();
 }
-
