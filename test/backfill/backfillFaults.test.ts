@@ -239,6 +239,50 @@ describe('record limit, throttling, gone queries, budget, races, the function', 
     await queue.delete();
   });
 
+  it('the backfill function waits for the query budget: its continuation is hidden until the budget allows more', async () => {
+    const sim = stack.collector.sim;
+    const { from, to } = range(2);
+    const queue = stack.runtime.storage.queues.getQueueClient(`budget-${randomUUID().slice(0, 8)}`);
+    await queue.create();
+    const deps = {
+      api: stack.runtime.api,
+      store: stack.runtime.store,
+      sink: stack.runtime.sink,
+      queue,
+      settings: { ...stack.config.backfill, queriesPerDay: 1 },
+      runDeadlineMs: 3_600_000,
+    };
+    const message: BackfillMessage = {
+      v: BACKFILL_MESSAGE_VERSION,
+      kind: 'backfill',
+      tenantId: TENANT,
+      from,
+      to,
+      contentTypes: [...CONTENT_TYPES],
+      windowMs: DAY,
+      createdBy: 'test --submit',
+      run: 1,
+      enqueuedAt: sim.clock.now().toISOString(),
+    };
+    const first = await backfillTask(
+      deps,
+      encodeBackfillMessage(message),
+      silentLogger,
+      () => sim.clock.now(),
+      {
+        sleep: stack.sleep,
+      },
+    );
+    expect(first.summary).toMatchObject({ outcome: 'stopped', stoppedBecause: 'query-budget' });
+    const wait = (Date.parse(first.summary.resumeAfter!) - sim.clock.now().getTime()) / 1000;
+    expect(first.continuedInSeconds).toBeGreaterThanOrEqual(Math.floor(wait));
+    expect(first.continuedInSeconds).toBeLessThanOrEqual(Math.ceil(wait) + 1);
+    // Hidden: nothing to receive now.
+    expect((await queue.receiveMessages()).receivedMessageItems).toHaveLength(0);
+    await stack.writeAll(stack.writer());
+    await queue.delete();
+  });
+
   it('refuses a malformed or unknown backfill message before doing anything', async () => {
     const deps = {
       api: stack.runtime.api,
