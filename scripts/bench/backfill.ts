@@ -330,13 +330,16 @@ export async function backfillBench(args: {
 async function storedIds(cosmos: Parameters<typeof createCosmosClient>[0]): Promise<Map<string, number>> {
   const client = createCosmosClient(cosmos);
   try {
-    const { resources } = await client
+    // Page by page: fetchAll over a few hundred thousand results overflows the SDK's stack.
+    const query = client
       .database(DATABASE)
       .container(CONTAINER)
-      .items.query<{ Id: string }>('SELECT c.Id FROM c')
-      .fetchAll();
+      .items.query<{ Id: string }>('SELECT c.Id FROM c', { maxItemCount: 5_000 });
     const ids = new Map<string, number>();
-    for (const r of resources) ids.set(r.Id, (ids.get(r.Id) ?? 0) + 1);
+    while (query.hasMoreResults()) {
+      const { resources } = await query.fetchNext();
+      for (const r of resources) ids.set(r.Id, (ids.get(r.Id) ?? 0) + 1);
+    }
     return ids;
   } finally {
     client.dispose();
