@@ -31,7 +31,8 @@ export const DEFAULT_BACKFILL_RECORDS_PER_HOUR = Object.values(DEFAULT_RECORDS_P
 
 export const BACKFILL_USAGE = `usage: npm run bench -- --backfill [options]   (backfill throughput; docs/performance.md#backfill)
   --backfill               this mode: a backfill of a long history, Graph → queue → writer → Cosmos stand-in
-  --days N                 days of history backfilled, one query window a day (default 30, at most 180)
+  --days N                 days of history backfilled, one query a day (default 30; at most 150, the engine's
+                           daily query budget AUDITFEED_BACKFILL_QUERIES_PER_DAY: a longer one continues a day later)
   --records-per-hour N     the tenant's volume, five content types in a small organisation's mix
                            (default ${DEFAULT_BACKFILL_RECORDS_PER_HOUR}, the simulator's default tenant)
   --page-size N            records per Graph /records page, not documented by Microsoft (default 100)
@@ -119,8 +120,8 @@ export function parseBackfillArgs(
     const v = flagValue(p, flag);
     if (v !== undefined) set(integer(flag, v, min, max));
   };
-  // 180 days: Audit (Standard) retention, the simulator's default too.
-  int('days', 1, 180, (n) => (o.days = n));
+  // One query a day: more than the daily query budget (default 150) would stop the run until the next day.
+  int('days', 1, 150, (n) => (o.days = n));
   int('records-per-hour', 1, 1_000_000, (n) => (o.recordsPerHour = n));
   // $top's documented maximum in the simulator; Graph documents none.
   int('page-size', 1, 1_000, (n) => (o.pageSize = n));

@@ -55,7 +55,7 @@ describe('backfill bench arguments', () => {
       options([
         '--backfill',
         '--days',
-        '90',
+        '150',
         '--records-per-hour',
         '1_000',
         '--page-size',
@@ -75,7 +75,7 @@ describe('backfill bench arguments', () => {
         '--out=elsewhere',
       ]),
     ).toEqual({
-      days: 90,
+      days: 150,
       recordsPerHour: 1_000,
       pageSize: 500,
       latencyMs: [50, 50],
@@ -90,8 +90,8 @@ describe('backfill bench arguments', () => {
   });
 
   it.each([
-    [['--backfill', '--days', '0'], '--days must be an integer from 1 to 180, got 0'],
-    [['--backfill', '--days', '181'], '--days must be an integer from 1 to 180, got 181'],
+    [['--backfill', '--days', '0'], '--days must be an integer from 1 to 150, got 0'],
+    [['--backfill', '--days', '151'], '--days must be an integer from 1 to 150, got 151'],
     [['--backfill', '--page-size', '1001'], '--page-size must be an integer from 1 to 1000, got 1001'],
     [
       ['--backfill', '--latency-ms', '300,100'],
@@ -119,10 +119,10 @@ describe('backfill bench scenario', () => {
     // Just after 14:00 the previous day becomes complete.
     expect(backfillRange(Date.parse('2026-12-03T14:00:01.000Z'), 1).to).toBe('2026-12-03T00:00:00.000Z');
     const spec = backfillScenario({
-      ...options(['--backfill', '--days', '180']),
+      ...options(['--backfill', '--days', '150']),
       now,
     });
-    const range = backfillRange(now, 180);
+    const range = backfillRange(now, 150);
     expect(spec.activity).toMatchObject({ start: range.from, end: range.to });
     const perHour = Object.values(spec.activity!.recordsPerHour!).reduce((a, b) => a + b, 0);
     expect(perHour).toBeCloseTo(303, 1);
