@@ -89,7 +89,10 @@ export function statusRows(s: PipelineStatus): Array<Record<string, string>> {
             ? '0'
             : '-',
       Quarantined: String(c.quarantine.length),
-      Gaps: c.gapsFilled > 0 ? `${c.gapCount} (${c.gapsFilled} filled)` : String(c.gapCount),
+      Gaps:
+        c.gapsFilled + c.gapsPartlyFilled > 0
+          ? `${c.gapCount} (${c.gapsFilled} filled${c.gapsPartlyFilled > 0 ? `, ${c.gapsPartlyFilled} partly` : ''})`
+          : String(c.gapCount),
       // Fanout mode: where the unit's collection task stands.
       Task: c.task
         ? `${c.task.state} ${c.task.finishedAt && c.task.state === 'done' ? c.task.finishedAt : (c.task.startedAt ?? c.task.enqueuedAt)}`
@@ -137,7 +140,12 @@ export function formatStatus(s: PipelineStatus): string {
     for (const g of c.gaps) {
       lines.push(
         `Gap ${c.tenantId} ${c.contentType}: ${g.start} to ${g.end} (${g.reason}${g.contentId ? `, content ${g.contentId}` : ''}${g.error ? `: ${g.error}` : ''})` +
-          (g.filledAt ? ` filled by a backfill ${g.filledAt}` : ''),
+          (g.filledAt && g.notFilledBefore
+            ? ` partly filled by a backfill ${g.filledAt}: records before ${g.notFilledBefore} were older ` +
+              'than the audit retention and could not be read'
+            : g.filledAt
+              ? ` filled by a backfill ${g.filledAt}`
+              : ''),
       );
     }
   }

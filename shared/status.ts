@@ -7,7 +7,7 @@ import pLimit from 'p-limit';
 import type { TaskClaim, TaskClaimStore } from './storage/taskClaimStore';
 import type { WatermarkStore } from './storage/watermarkStore';
 import { poisonQueueName } from './writer/poisonReplay';
-import { filledGaps, gapKey } from './backfill/gaps';
+import { filledGaps, gapKey, type FilledGap } from './backfill/gaps';
 import { countProgress, type BackfillProgressStore } from './backfill/progressStore';
 
 /** Where one tenant × content type stands, from its watermark (DESIGN §5). */
@@ -23,10 +23,15 @@ export interface ContentTypeStatus {
   subscriptionEnabled: boolean;
   lastRun: ContentTypeRunSummary | null;
   gapCount: number;
-  /** The most recent gaps (the watermark keeps a bounded number); `filledAt` once a backfill filled one. */
-  gaps: Array<Gap & { filledAt?: string }>;
-  /** Of `gaps`, how many a finished backfill filled (auditfeed backfill --gaps). */
+  /**
+   * The most recent gaps (the watermark keeps a bounded number); `filledAt` once a backfill filled one,
+   * and `notFilledBefore` when it could fill only the part of the gap the audit retention still held.
+   */
+  gaps: Array<Gap & { filledAt?: string; notFilledBefore?: string }>;
+  /** Of `gaps`, how many a finished backfill filled in full (auditfeed backfill --gaps). */
   gapsFilled: number;
+  /** Of `gaps`, how many a backfill filled only from `notFilledBefore` on (the rest was too old). */
+  gapsPartlyFilled: number;
   /** Blobs that failed and are retried until collected or expired. */
   quarantine: QuarantinedBlob[];
   /** When the last full-retention re-listing finished, and whether one is under way. */
@@ -111,7 +116,7 @@ export async function readStatus(o: StatusOptions): Promise<PipelineStatus> {
     ),
   );
   const backfills: BackfillStatus[] = [];
-  const filled = new Map<string, string>();
+  const filled = new Map<string, FilledGap>();
   if (o.backfills) {
     const store = o.backfills;
     // One listing per tenant, a few at a time like the watermarks; reported in configuration order.
@@ -157,11 +162,14 @@ export async function readStatus(o: StatusOptions): Promise<PipelineStatus> {
   }
   for (const { tenantId, contentType, watermark, etag, task } of loaded) {
     {
-      const gaps = watermark.gaps.map((g) => {
-        const at = filled.get(gapKey(tenantId, { contentType, start: g.start, end: g.end }));
-        return at ? { ...g, filledAt: at } : g;
+      const gaps = watermark.gaps.map((g): ContentTypeStatus['gaps'][number] => {
+        const f = filled.get(gapKey(tenantId, { contentType, start: g.start, end: g.end }));
+        if (!f) return g;
+        return { ...g, filledAt: f.at, ...(f.tooOldBefore ? { notFilledBefore: f.tooOldBefore } : {}) };
       });
-      const gapsFilled = gaps.filter((g) => 'filledAt' in g).length;
+      const partly = gaps.filter((g) => g.notFilledBefore !== undefined);
+      const gapsPartlyFilled = partly.length;
+      const gapsFilled = gaps.filter((g) => g.filledAt !== undefined).length - gapsPartlyFilled;
       const cursor = watermark.cursor;
       const lagSeconds = cursor ? Math.round((now.getTime() - cursor.getTime()) / 1000) : null;
       const status: ContentTypeStatus = {
@@ -175,6 +183,7 @@ export async function readStatus(o: StatusOptions): Promise<PipelineStatus> {
         gapCount: watermark.gapCount,
         gaps,
         gapsFilled,
+        gapsPartlyFilled,
         quarantine: [...watermark.quarantine.values()],
         lastSweepCompletedAt: watermark.sweep.completedAt,
         sweepInProgress: watermark.sweep.next !== null,
@@ -189,10 +198,16 @@ export async function readStatus(o: StatusOptions): Promise<PipelineStatus> {
         );
       if (status.lastRun && status.lastRun.outcome === 'failed')
         problems.push(`${where}: the last run failed: ${status.lastRun.error ?? 'no error recorded'}`);
-      if (status.gapCount > gapsFilled)
+      if (status.gapCount > gapsFilled + gapsPartlyFilled)
         problems.push(
-          `${where}: ${status.gapCount - gapsFilled} gap(s) recorded: content the service no longer had ` +
-            '(`auditfeed backfill --gaps` fills them from the audit log)',
+          `${where}: ${status.gapCount - gapsFilled - gapsPartlyFilled} gap(s) recorded: content the service ` +
+            'no longer had (`auditfeed backfill --gaps` fills them from the audit log)',
+        );
+      if (gapsPartlyFilled > 0)
+        problems.push(
+          `${where}: ${gapsPartlyFilled} gap(s) only partly filled: their records before ` +
+            `${partly.map((g) => g.notFilledBefore).join(', ')} were older than the audit retention ` +
+            'when the backfill ran and are lost (see the gaps below)',
         );
       const sweepLimit = Math.max(86_400_000, 3 * (o.sweepIntervalMs ?? 0));
       const swept = status.lastSweepCompletedAt ?? watermark.sweep.startedAt;

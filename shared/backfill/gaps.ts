@@ -33,31 +33,52 @@ export interface GapPlan {
 const floorHour = (t: number): number => Math.floor(t / HOUR_MS) * HOUR_MS;
 const ceilHour = (t: number): number => Math.ceil(t / HOUR_MS) * HOUR_MS;
 
+/** Where the records of a gap starting at `start` (contentCreated) may begin. */
+const recordsStart = (start: string): number => floorHour(Date.parse(start) - RECORD_LEAD_MS);
+
 /** The range of records a recorded gap stands for. */
 export function gapRange(gap: Gap): { start: number; end: number } {
   const created = Date.parse(gap.start);
   // A blob gap's end is its expiration (7 days later): its records are all before contentCreated.
   const end = gap.contentId ? created + 60_000 : Date.parse(gap.end);
-  return { start: floorHour(created - RECORD_LEAD_MS), end: ceilHour(end) };
+  return { start: recordsStart(gap.start), end: ceilHour(end) };
 }
 
 export const gapKey = (tenantId: string, g: GapRef): string =>
   `${tenantId}|${g.contentType}|${g.start}|${g.end}`;
 
+export interface FilledGap {
+  /** When the backfill that filled it finished. */
+  at: string;
+  /**
+   * Set when the gap was only partly filled: its records before this moment were already older than the
+   * audit retention when the backfill was planned, so nothing could read them.
+   */
+  tooOldBefore?: string;
+}
+
 /** The gaps finished backfills filled (their request's `fills`, once every window is done). */
-export function filledGaps(backfills: readonly BackfillProgress[]): Map<string, string> {
-  const filled = new Map<string, string>();
+export function filledGaps(backfills: readonly BackfillProgress[]): Map<string, FilledGap> {
+  const filled = new Map<string, FilledGap>();
   for (const b of backfills) {
     if (!b.finishedAt || !b.request.fills) continue;
     if (!b.windows.every((w) => w.state === 'done' || w.state === 'split')) continue;
-    for (const g of b.request.fills) filled.set(gapKey(b.request.tenantId, g), b.finishedAt);
+    const from = Date.parse(b.request.from);
+    for (const g of b.request.fills) {
+      // planGapFills cuts a gap's range at the retention, and the cut range is where the backfill starts.
+      const cut = recordsStart(g.start) < from;
+      filled.set(gapKey(b.request.tenantId, g), {
+        at: b.finishedAt,
+        ...(cut ? { tooOldBefore: b.request.from } : {}),
+      });
+    }
   }
   return filled;
 }
 
 export function planGapFills(
   gaps: ReadonlyArray<{ tenantId: string; contentType: ContentType; gaps: readonly Gap[] }>,
-  options: { oldest: Date; now: Date; filled: Map<string, string> },
+  options: { oldest: Date; now: Date; filled: ReadonlyMap<string, FilledGap> },
 ): GapPlan {
   const plan: GapPlan = { fills: [], tooOld: [], alreadyFilled: [] };
   const byTenant = new Map<string, Array<{ start: number; end: number; ref: GapRef }>>();
@@ -75,6 +96,7 @@ export function planGapFills(
         plan.tooOld.push(ref);
         continue;
       }
+      // A range cut at the retention starts the backfill there; filledGaps reports such a gap partly filled.
       const list2 = byTenant.get(tenantId) ?? [];
       list2.push({ start, end, ref });
       byTenant.set(tenantId, list2);

@@ -95,17 +95,19 @@ it('stores every record of 90 days exactly once with the live feed running, and 
 
   // Only the requested content types are stored: a second backfill of Exchange into a fresh container.
   const exchangeOnly = stack.writer();
-  const ex = await stack.backfill({
-    from: iso(Date.parse(NOW) - 10 * DAY),
-    to: iso(Date.parse(NOW) - 8 * DAY),
-    contentTypes: ['Audit.Exchange'],
-  });
+  const exFrom = iso(Date.parse(NOW) - 10 * DAY);
+  const exTo = iso(Date.parse(NOW) - 8 * DAY);
+  const ex = await stack.backfill({ from: exFrom, to: exTo, contentTypes: ['Audit.Exchange'] });
   expect(ex.outcome).toBe('complete');
   expect(Object.keys(ex.run.sent)).toEqual(['Audit.Exchange']);
   expect(ex.run.skipped).toBeGreaterThan(0);
   await stack.writeAll(exchangeOnly);
-  const exStored = await stack.stored(exchangeOnly);
-  expect(exStored.size).toBe(ex.run.sent['Audit.Exchange']);
+  // The ground truth's Exchange records of the range (the Management API's Audit.Exchange content), each once.
+  const exchangeIds = sim.truth.recordIds({ tenantId: TENANT, contentType: 'Audit.Exchange' });
+  const exTruth = new Set([...stack.truth(exFrom, exTo)].filter((id) => exchangeIds.has(id)));
+  expect(exTruth.size).toBeGreaterThan(0);
+  expectExactlyOnce(await stack.stored(exchangeOnly), exTruth);
+  expect(ex.run.sent['Audit.Exchange']).toBe(exTruth.size);
   const container = stack.cosmosClient.database('auditfeed').container(exchangeOnly.config.cosmos.container);
   const { resources } = await container.items
     .query<{ contentType: string }>('SELECT c.contentType FROM c')

@@ -11,7 +11,16 @@ import { readStatus } from '../../shared/status';
 import { TaskClaimStore } from '../../shared/storage/taskClaimStore';
 import { WatermarkStore } from '../../shared/storage/watermarkStore';
 import { CONTAINERS } from '../../shared/storage/clients';
-import { DAY, iso, NOW, scenario, startBackfillStack, TENANT, type BackfillStack } from './backfillStack';
+import {
+  DAY,
+  expectExactlyOnce,
+  iso,
+  NOW,
+  scenario,
+  startBackfillStack,
+  TENANT,
+  type BackfillStack,
+} from './backfillStack';
 
 let stack: BackfillStack;
 
@@ -135,7 +144,8 @@ it('runs a backfill with progress and ETA on stderr, the summary on stdout; runn
   expect(r.out).toMatch(new RegExp(`progress: watermarks/${TENANT}/backfill/`));
   await stack.writeAll(writer);
   const truth = stack.truth(iso(MIDNIGHT - 30 * DAY), iso(MIDNIGHT - 25 * DAY));
-  expect((await stack.stored(writer)).size).toBe(truth.size);
+  expect(truth.size).toBeGreaterThan(0);
+  expectExactlyOnce(await stack.stored(writer), truth);
 
   const again = await run([...argv, '--json']);
   expect(again.code).toBe(0);
@@ -146,7 +156,7 @@ it('runs a backfill with progress and ETA on stderr, the summary on stdout; runn
   expect(summary).toMatchObject({ outcome: 'complete', run: { queriesCreated: 0, records: 0 } });
 }, 60_000);
 
-it('--gaps fills the gaps the collector recorded, and status shows them filled', async () => {
+it('--gaps fills the gaps the collector recorded, and status shows them filled (or partly, when part was too old)', async () => {
   const watermarks = new WatermarkStore(
     stack.runtime.storage.blobs.getContainerClient(CONTAINERS.watermarks),
   );
@@ -167,6 +177,10 @@ it('--gaps fills the gaps the collector recorded, and status shows them filled',
     end: iso(MIDNIGHT - 399 * DAY),
     reason: 'cursor-older-than-api-retention',
   });
+  // Its records start 48 h before it, beyond the 180 days: only the part after the retention can be read.
+  const edgeStart = iso(MIDNIGHT - 179 * DAY);
+  const edgeEnd = iso(MIDNIGHT - 178 * DAY);
+  watermark.addGap({ start: edgeStart, end: edgeEnd, reason: 'cursor-older-than-api-retention' });
   await watermarks.save(watermark, etag, stack.collector.sim.clock.now());
 
   const writer = stack.writer();
@@ -175,11 +189,33 @@ it('--gaps fills the gaps the collector recorded, and status shows them filled',
     /gap .* is older than the audit retention \(180 days\): nothing can fill it any more/,
   );
   expect(r.code).toBe(0);
-  // Two ranges: the cursor gap (from 48 h before it) and the expired blob's records (the 48 h before it).
-  expect(r.out.match(/: complete\n/g)).toHaveLength(2);
+  // Three ranges: the cursor gap (from 48 h before it), the expired blob's records (the 48 h before it) and
+  // the gap at the retention's edge (from the first whole hour the retention holds).
+  expect(r.out.match(/: complete\n/g)).toHaveLength(3);
   expect(r.out).toContain(`Backfill ${TENANT} ${iso(MIDNIGHT - 42 * DAY)} to ${gapEnd}: complete`);
+  const blobRange: [string, string] = [
+    iso(Date.parse(blobCreated) - 2 * DAY),
+    iso(Date.parse(blobCreated) + 3_600_000),
+  ];
+  expect(r.out).toContain(`Backfill ${TENANT} ${blobRange[0]} to ${blobRange[1]}: complete`);
+  const edgeFrom = /Backfill \S+ (\S+) to (\S+): complete/.exec(
+    r.out.split('\n').find((l) => l.includes(` to ${edgeEnd}:`))!,
+  )![1]!;
+  expect(Date.parse(edgeFrom)).toBeGreaterThan(Date.parse(edgeStart) - 2 * DAY);
+  expect(Date.parse(edgeFrom)).toBeLessThan(Date.parse(edgeStart));
   await stack.writeAll(writer);
-  expect((await stack.stored(writer)).size).toBeGreaterThan(0);
+  // Exactly the ground truth's Exchange records over the filled ranges, each once.
+  const exchangeIds = stack.collector.sim.truth.recordIds({
+    tenantId: TENANT,
+    contentType: 'Audit.Exchange',
+  });
+  const expected = new Set(
+    [[iso(MIDNIGHT - 42 * DAY), gapEnd], blobRange, [edgeFrom, edgeEnd]].flatMap(([from, to]) =>
+      [...stack.truth(from!, to!)].filter((id) => exchangeIds.has(id)),
+    ),
+  );
+  expect(expected.size).toBeGreaterThan(0);
+  expectExactlyOnce(await stack.stored(writer), expected);
 
   const status = await readStatus({
     tenants: [TENANT],
@@ -193,18 +229,23 @@ it('--gaps fills the gaps the collector recorded, and status shows them filled',
     now: stack.collector.sim.clock.now(),
   });
   const exchange = status.contentTypes[0]!;
-  expect(exchange.gapsFilled).toBe(2);
+  expect(exchange).toMatchObject({ gapsFilled: 2, gapsPartlyFilled: 1 });
   expect(
     exchange.gaps
-      .filter((g) => g.filledAt)
+      .filter((g) => g.filledAt && !g.notFilledBefore)
       .map((g) => g.start)
       .sort(),
   ).toEqual([blobCreated, gapStart].sort());
-  // The one too old stays a problem; the filled ones are not.
-  expect(status.problems.filter((p) => /gap\(s\) recorded/.test(p))).toEqual([
-    `${TENANT} Audit.Exchange: 1 gap(s) recorded: content the service no longer had (\`auditfeed backfill --gaps\` fills them from the audit log)`,
+  // Partly filled: the part before the backfill's start was too old, and status names it.
+  expect(exchange.gaps.filter((g) => g.notFilledBefore)).toEqual([
+    expect.objectContaining({ start: edgeStart, notFilledBefore: edgeFrom }),
   ]);
-  expect(status.backfills.filter((b) => b.gapsFilled > 0)).toHaveLength(2);
+  // The one too old stays a problem, and so does the part too old of the partly filled one.
+  expect(status.problems.filter((p) => /gap\(s\) (recorded|only partly)/.test(p))).toEqual([
+    `${TENANT} Audit.Exchange: 1 gap(s) recorded: content the service no longer had (\`auditfeed backfill --gaps\` fills them from the audit log)`,
+    `${TENANT} Audit.Exchange: 1 gap(s) only partly filled: their records before ${edgeFrom} were older than the audit retention when the backfill ran and are lost (see the gaps below)`,
+  ]);
+  expect(status.backfills.filter((b) => b.gapsFilled > 0)).toHaveLength(3);
 
   // What an operator sees: `auditfeed status` marks the filled gaps and lists the backfills.
   let shown = '';
@@ -229,12 +270,21 @@ it('--gaps fills the gaps the collector recorded, and status shows them filled',
       `Backfill ${TENANT} .* \\(Audit\\.Exchange\\): complete, \\d+/\\d+ window\\(s\\) done, \\d+ record\\(s\\) read, filled 1 gap\\(s\\)`,
     ),
   );
-  expect(shown).toMatch(/ 3 \(2 filled\) /);
+  expect(shown).toContain(
+    `Gap ${TENANT} Audit.Exchange: ${edgeStart} to ${edgeEnd} (cursor-older-than-api-retention) partly filled ` +
+      `by a backfill `,
+  );
+  expect(shown).toMatch(
+    new RegExp(
+      `${edgeEnd} \\(cursor-older-than-api-retention\\) partly filled by a backfill \\S+: records before ${edgeFrom} were older than the audit retention and could not be read`,
+    ),
+  );
+  expect(shown).toMatch(/ 4 \(2 filled, 1 partly\) /);
 
   // Again: nothing left to fill.
   const again = await run(['--gaps', '--tenant', TENANT, '--content-types', 'Audit.Exchange']);
   expect(again.code).toBe(0);
-  expect(again.err).toMatch(/2 gap\(s\) were filled by an earlier backfill/);
+  expect(again.err).toMatch(/3 gap\(s\) were filled by an earlier backfill/);
   expect(again.out).toBe('No gaps to fill.\n');
 }, 60_000);
 
