@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { ContentType } from '../contentTypes';
-import { AuditfeedError } from '../errors';
+import { AuditfeedError, redactQuery, UntrustedUrlError } from '../errors';
+import {
+  GraphAuditError,
+  GraphAuditUnavailableError,
+  GraphMalformedResponseError,
+  GraphPermissionError,
+} from '../graphAudit/errors';
 import type { AuditLogQueryApi } from '../graphAudit/types';
 import type { Logger } from '../logging';
 import { RecordNotSerialisableError, RecordTooLargeError, type BatchSink } from '../messages/batcher';
@@ -22,7 +28,9 @@ import {
   DEFAULT_FLOOR_MS,
   DEFAULT_WINDOW_MS,
   halve,
+  HOUR_MS,
   queryDisplayName,
+  queryFilter,
   runLimited,
   splitRange,
 } from './windows';
@@ -63,6 +71,8 @@ export interface BackfillRunOptions {
   maxQueriesInFlight?: number;
   /** Queries created per window before it is reported failed. */
   maxQueryAttempts?: number;
+  /** A query not finished this long after its creation is given up and created again (default 24 h). */
+  maxQueryAgeMs?: number;
   /** Queries this backfill creates in any 24 hours (the tenant's allocation is at least 200, shared). */
   maxQueriesPerDay?: number;
   /** Poll back-off: first wait, growth factor, longest wait. */
@@ -71,6 +81,7 @@ export interface BackfillRunOptions {
   throttleWaitMs?: number;
   /** Messages may be this large (tests make batches small). */
   maxMessageBytes?: number;
+  /** Ctrl-C, or the function's hard stop (aborted with a RunHardStopError: reported as the deadline). */
   abortSignal?: AbortSignal;
   /** Called at each step; a throw is handled as the process dying there (tests crash at every step). */
   onStep?: (step: BackfillStep, info: BackfillStepInfo) => void | Promise<void>;
@@ -151,6 +162,9 @@ const DEFAULTS = {
   throttleWaitMs: 60_000,
 } as const;
 
+/** A query still notStarted/running this long is given up (Graph documents no run time; hours is usual). */
+export const MAX_QUERY_AGE_MS = 24 * HOUR_MS;
+
 /** A claim outlives the deadline by this much (the host's hard stop comes later still). */
 const CLAIM_GRACE_MS = 2 * 60_000;
 /** Without a deadline (the CLI), the claim is renewed with every save and holds this long (polls are shorter). */
@@ -162,6 +176,27 @@ const MAX_REASONS = 20;
 class CrashedAtStep extends Error {
   constructor(readonly error: unknown) {
     super(error instanceof Error ? error.message : String(error));
+  }
+}
+
+/** The reason a function's hard stop aborts its run with: the run stops as at its deadline. */
+export class RunHardStopError extends AuditfeedError {
+  constructor(deadline: string) {
+    super(
+      `The run passed its deadline ${deadline} and the hard-stop grace; it stops at a safe point.`,
+      'RunHardStop',
+    );
+  }
+}
+
+/** `@odata.nextLink` pointing at a page already read: following it would never end. */
+export class RepeatedNextLinkError extends AuditfeedError {
+  constructor(queryId: string, link: string) {
+    super(
+      `The records of audit log query ${queryId} link to a page already read (${redactQuery(link)}); ` +
+        'the query is created again.',
+      'RepeatedNextLink',
+    );
   }
 }
 
@@ -189,6 +224,37 @@ function retryAfterOf(e: unknown): number | undefined {
   return typeof ms === 'number' && ms >= 0 ? ms : undefined;
 }
 
+/** No window can succeed: permission missing, API not offered, credentials refused. The run ends. */
+function endsRun(e: unknown): boolean {
+  if (e instanceof GraphPermissionError || e instanceof GraphAuditUnavailableError) return true;
+  const s = statusOf(e);
+  return s === 401 || s === 403;
+}
+
+/**
+ * Why one window's query or page is broken (a 400/404/410 on its link, a malformed page, an untrusted or
+ * repeating nextLink), or undefined when the error is not the window's: the window's query is created again.
+ */
+function brokenWindowReason(e: unknown, queryId: string | undefined): string | undefined {
+  if (endsRun(e) || isThrottled(e)) return undefined;
+  if (statusOf(e) === 404) return `query ${queryId ?? '?'} no longer exists (404)`;
+  if (
+    e instanceof UntrustedUrlError ||
+    e instanceof RepeatedNextLinkError ||
+    e instanceof GraphMalformedResponseError ||
+    (e instanceof GraphAuditError && !e.retryable && e.status !== undefined)
+  ) {
+    const text = `${e.code}: ${e.message}`;
+    return text.length > 300 ? `${text.slice(0, 299)}…` : text;
+  }
+  return undefined;
+}
+
+/** 90 min, 25.0 h: how long a query has been waited for. */
+function duration(ms: number): string {
+  return ms < 2 * HOUR_MS ? `${Math.round(ms / 60_000)} min` : `${(ms / HOUR_MS).toFixed(1)} h`;
+}
+
 function bump(into: Record<string, number>, key: string, n = 1): void {
   const k = key.length > 200 ? `${key.slice(0, 199)}…` : key;
   if (into[k] === undefined && Object.keys(into).length >= MAX_REASONS) into.other = (into.other ?? 0) + n;
@@ -208,6 +274,8 @@ export class BackfillRun {
   private failing = false;
   private resumeAfter: string | undefined;
   private readonly queue: WindowProgress[] = [];
+  /** Per query: nextLinks followed in this run (a link that repeats is refused). */
+  private readonly seenLinks = new Map<string, Set<string>>();
   private readonly stats = {
     records: 0,
     sent: {} as Partial<Record<ContentType, number>>,
@@ -321,6 +389,7 @@ export class BackfillRun {
             w.state = 'pending';
             w.queries = 0;
             delete w.queryId;
+            delete w.queryCreatedAt;
             delete w.nextLink;
             delete w.finishedAt;
           }
@@ -354,6 +423,9 @@ export class BackfillRun {
     try {
       await this.saving.catch(() => undefined);
       delete this.progress.owner;
+      // A submitted backfill has no terminal: its failure is kept where `auditfeed status` reads it.
+      if (error !== undefined) this.progress.lastError = errorRecord(error, this.now());
+      else delete this.progress.lastError;
       if (this.progress.windows.every((w) => FINISHED_STATES.has(w.state)))
         this.progress.finishedAt ??= this.now().toISOString();
       await this.save();
@@ -388,10 +460,18 @@ export class BackfillRun {
 
   private shouldStop(): boolean {
     if (this.stopped) return true;
-    if (this.o.abortSignal?.aborted) this.stopped = new StopRun('aborted');
+    if (this.o.abortSignal?.aborted) this.stopped = this.abortedStop();
     else if (this.o.deadline !== undefined && this.now().getTime() >= this.o.deadline)
       this.stopped = new StopRun('deadline');
     return this.stopped !== undefined;
+  }
+
+  /** Aborted: by the function's hard stop (its deadline) or by Ctrl-C. */
+  private abortedStop(): StopRun {
+    this.stopped ??= new StopRun(
+      this.o.abortSignal?.reason instanceof RunHardStopError ? 'deadline' : 'aborted',
+    );
+    return this.stopped;
   }
 
   private checkStop(): void {
@@ -417,10 +497,7 @@ export class BackfillRun {
         return await fn();
       } catch (e) {
         // Ctrl-C (or the host) aborted the request: a safe point, nothing of it was saved.
-        if (this.o.abortSignal?.aborted) {
-          this.stopped ??= new StopRun('aborted');
-          throw this.stopped;
-        }
+        if (this.o.abortSignal?.aborted) throw this.abortedStop();
         if (!isThrottled(e)) throw e;
         this.stats.throttled++;
         const wait = retryAfterOf(e) ?? Math.min(DEFAULTS.throttleWaitMs * 2 ** Math.min(waits, 4), 600_000);
@@ -429,21 +506,36 @@ export class BackfillRun {
     }
   }
 
-  /** Sleeps unless the wait would pass the deadline: then the run stops here, at a safe point. */
+  /**
+   * Sleeps unless the wait would pass the deadline: then the run stops here, at a safe point. Without a
+   * deadline (the CLI) the claim holds OPEN_CLAIM_MS from its last renewal: a long wait is cut into pieces
+   * and the claim renewed before half of it is gone, so no other run takes over a backfill that is waiting.
+   */
   private async wait(ms: number): Promise<void> {
     if (this.o.deadline !== undefined && this.now().getTime() + ms >= this.o.deadline) {
       this.stopped ??= new StopRun('deadline');
       throw this.stopped;
     }
-    try {
-      await this.sleep(ms, this.o.abortSignal);
-    } catch (e) {
-      if (this.o.abortSignal?.aborted) {
-        this.stopped ??= new StopRun('aborted');
-        throw this.stopped;
+    for (let left = ms; ;) {
+      await this.renewClaim();
+      const piece = this.o.deadline === undefined ? Math.min(left, OPEN_CLAIM_MS / 2) : left;
+      try {
+        await this.sleep(piece, this.o.abortSignal);
+      } catch (e) {
+        if (this.o.abortSignal?.aborted) throw this.abortedStop();
+        throw e;
       }
-      throw e;
+      left -= piece;
+      if (left <= 0) return;
+      this.checkStop();
     }
+  }
+
+  /** Saves (which renews the claim) when less than half of an open claim is left. */
+  private async renewClaim(): Promise<void> {
+    const owner = this.progress.owner;
+    if (this.o.deadline !== undefined || !owner) return;
+    if (Date.parse(owner.until) - this.now().getTime() < OPEN_CLAIM_MS / 2) await this.save();
   }
 
   private async window(w: WindowProgress): Promise<void> {
@@ -463,11 +555,7 @@ export class BackfillRun {
           const query = await this.call(() =>
             api.createQuery(
               tenantId,
-              {
-                displayName: queryDisplayName(w),
-                filterStartDateTime: w.start,
-                filterEndDateTime: w.end,
-              },
+              { displayName: queryDisplayName(w), ...queryFilter(w) },
               this.callOptions(),
             ),
           );
@@ -477,6 +565,7 @@ export class BackfillRun {
           Object.assign(w, {
             state: 'created',
             queryId: query.id,
+            queryCreatedAt: this.now().toISOString(),
             queries: w.queries + 1,
             pages: 0,
             records: 0,
@@ -490,7 +579,7 @@ export class BackfillRun {
           break;
         }
         case 'created': {
-          const query = await this.gone(w, () =>
+          const query = await this.perWindow(w, () =>
             this.call(() => api.getQuery(tenantId, w.queryId!, this.callOptions())),
           );
           if (!query) break;
@@ -521,7 +610,19 @@ export class BackfillRun {
           } else if (query.status === 'failed' || query.status === 'cancelled') {
             await this.retryOrFail(w, `query ${w.queryId} ${query.status}`);
           } else {
-            // notStarted, running, or a status added later: still running.
+            // notStarted, running, or a status added later: still running — but not for ever.
+            const now = this.now().getTime();
+            const age = w.queryCreatedAt ? now - Date.parse(w.queryCreatedAt) : 0;
+            // Progress saved before queryCreatedAt was kept: count from the first poll seen.
+            w.queryCreatedAt ??= new Date(now).toISOString();
+            const maxAge = this.o.maxQueryAgeMs ?? MAX_QUERY_AGE_MS;
+            if (age >= maxAge) {
+              await this.retryOrFail(
+                w,
+                `query ${w.queryId} still ${query.status} after ${duration(age)} (limit ${duration(maxAge)})`,
+              );
+              break;
+            }
             await this.wait(pollDelay);
             pollDelay = Math.min(
               pollDelay * (this.o.poll?.factor ?? DEFAULTS.pollFactor),
@@ -545,15 +646,29 @@ export class BackfillRun {
     return this.o.abortSignal ? { abortSignal: this.o.abortSignal } : {};
   }
 
-  /** A 404 on a query means it no longer exists (expired, deleted): create it again. */
-  private async gone<T>(w: WindowProgress, fn: () => Promise<T>): Promise<T | undefined> {
+  /**
+   * A call about one window's query: when the query or its page is broken (gone, a bad or repeating link,
+   * a malformed page) the query is created again, a bounded number of times, then the window is reported
+   * failed — one broken window never ends the backfill. Errors that no window can get past (permission,
+   * API unavailable) and transient ones the client gave up on still end the run.
+   */
+  private async perWindow<T>(w: WindowProgress, fn: () => Promise<T>): Promise<T | undefined> {
     try {
       return await fn();
     } catch (e) {
-      if (statusOf(e) !== 404) throw e;
-      await this.retryOrFail(w, `query ${w.queryId} no longer exists (404)`);
+      const reason = e instanceof StopRun ? undefined : brokenWindowReason(e, w.queryId);
+      if (reason === undefined) throw e;
+      await this.retryOrFail(w, reason);
       return undefined;
     }
+  }
+
+  /** Refuses a nextLink this query already led to (the Management client does the same for NextPageUri). */
+  private checkNextLink(w: WindowProgress, queryId: string, next: string | undefined): void {
+    let seen = this.seenLinks.get(queryId);
+    if (!seen) this.seenLinks.set(queryId, (seen = new Set()));
+    if (w.nextLink !== undefined) seen.add(w.nextLink);
+    if (next !== undefined && seen.has(next)) throw new RepeatedNextLinkError(queryId, next);
   }
 
   private async retryOrFail(w: WindowProgress, reason: string): Promise<void> {
@@ -570,6 +685,7 @@ export class BackfillRun {
     }
     w.state = 'pending';
     delete w.queryId;
+    delete w.queryCreatedAt;
     delete w.nextLink;
     await this.save();
   }
@@ -605,9 +721,13 @@ export class BackfillRun {
   private async page(w: WindowProgress): Promise<boolean> {
     const tenantId = this.progress.request.tenantId;
     const queryId = w.queryId!;
-    const page = await this.gone(w, () =>
-      this.call(() => this.o.api.listRecords(tenantId, queryId, w.nextLink, this.callOptions())),
-    );
+    const page = await this.perWindow(w, async () => {
+      const read = await this.call(() =>
+        this.o.api.listRecords(tenantId, queryId, w.nextLink, this.callOptions()),
+      );
+      this.checkNextLink(w, queryId, read.nextLink);
+      return read;
+    });
     if (!page) return false;
     await this.step('page-read', { window: w, queryId, page: w.pages + 1 });
     const wanted = new Set(this.progress.request.contentTypes);
@@ -722,6 +842,12 @@ export class BackfillRun {
       total: { records: c?.records ?? 0, sent: c?.sent ?? {}, refused: c?.refused ?? {} },
     };
   }
+}
+
+function errorRecord(error: unknown, now: Date): { at: string; code: string; message: string } {
+  const code = error instanceof AuditfeedError ? error.code : error instanceof Error ? error.name : 'Error';
+  const text = error instanceof Error ? error.message : JSON.stringify(error);
+  return { at: now.toISOString(), code, message: text.length > 1000 ? `${text.slice(0, 999)}…` : text };
 }
 
 function mergeFills(

@@ -24,6 +24,8 @@ export interface WindowProgress extends QueryWindow {
   state: WindowState;
   /** The window's current query (created, paging). */
   queryId?: string;
+  /** When that query was created: one still not finished long after is given up (re-created). */
+  queryCreatedAt?: string;
   /** Queries created for this window (a failed one is re-created a bounded number of times). */
   queries: number;
   /** Where paging continues; absent before the first page. */
@@ -77,9 +79,17 @@ export interface BackfillProgress {
   owner?: { runId: string; until: string };
   /** Set once every window is done, partial or failed. */
   finishedAt?: string;
+  /** The error that ended the last run (cleared by a run that ends without one); status shows it. */
+  lastError?: BackfillError;
   updatedAt: string;
   /** Random per write: a write whose answer was lost recognises itself (blobText.uploadGuarded). */
   writeId?: string;
+}
+
+export interface BackfillError {
+  at: string;
+  code: string;
+  message: string;
 }
 
 export interface LoadedProgress {

@@ -79,6 +79,21 @@ export function halve(w: QueryWindow, floorMs = DEFAULT_FLOOR_MS): [QueryWindow,
   ];
 }
 
+/**
+ * Graph does not document whether filterStartDateTime/filterEndDateTime are inclusive
+ * (docs/backfill-reference.md §1.2): each query starts this much before its window, so a record on a
+ * boundary is read by both neighbours (the writer's upserts absorb it) rather than by neither.
+ */
+export const QUERY_OVERLAP_MS = 1000;
+
+/** The query filter of a window: its start moved back by QUERY_OVERLAP_MS, its end as is. */
+export function queryFilter(w: QueryWindow): { filterStartDateTime: string; filterEndDateTime: string } {
+  return {
+    filterStartDateTime: new Date(ms(w.start) - QUERY_OVERLAP_MS).toISOString(),
+    filterEndDateTime: w.end,
+  };
+}
+
 /** Display name of a window's query: says who made it and for which window (the Purview portal lists it). */
 export function queryDisplayName(w: QueryWindow): string {
   return `auditfeed backfill ${w.start} to ${w.end}`;

@@ -1,12 +1,17 @@
 import type { QueueClient } from '@azure/storage-queue';
-import { runBackfill, type BackfillRunOptions, type BackfillSummary } from '../backfill/backfillRun';
+import {
+  runBackfill,
+  RunHardStopError,
+  type BackfillRunOptions,
+  type BackfillSummary,
+} from '../backfill/backfillRun';
 import {
   decodeBackfillMessage,
   encodeBackfillMessage,
   type BackfillMessage,
 } from '../backfill/backfillMessage';
 import type { BackfillProgressStore } from '../backfill/progressStore';
-import type { BackfillConfig } from '../config';
+import { HARD_STOP_GRACE_SECONDS, type BackfillConfig } from '../config';
 import type { AuditLogQueryApi } from '../graphAudit/types';
 import type { Logger } from '../logging';
 import type { BatchSink } from '../messages/batcher';
@@ -23,6 +28,14 @@ export interface BackfillDeps {
   runDeadlineMs: number;
   /** How long a continuation stays hidden; default CONTINUE_DELAY_SECONDS (tests: 0). */
   continueDelaySeconds?: number;
+  /** Schedules the hard stop `ms` from now, returns its cancel; default a wall-clock timer (tests: their clock). */
+  hardStopTimer?: (ms: number, fire: () => void) => () => void;
+}
+
+function wallClockTimer(ms: number, fire: () => void): () => void {
+  const t = setTimeout(fire, Math.max(0, ms));
+  t.unref?.();
+  return () => clearTimeout(t);
 }
 
 export interface BackfillTaskResult {
@@ -52,26 +65,41 @@ export async function backfillTask(
 ): Promise<BackfillTaskResult> {
   const m = decodeBackfillMessage(message);
   const started = now().getTime();
-  const summary = await runBackfill({
-    api: deps.api,
-    store: deps.store,
-    sink: deps.sink,
-    request: {
-      tenantId: m.tenantId,
-      from: m.from,
-      to: m.to,
-      contentTypes: m.contentTypes,
-      windowMs: m.windowMs,
-      createdBy: m.createdBy,
-      ...(m.fills ? { fills: m.fills } : {}),
-    },
-    logger,
-    now,
-    deadline: started + deps.runDeadlineMs,
-    maxQueriesInFlight: deps.settings.queriesInFlight,
-    maxQueriesPerDay: deps.settings.queriesPerDay,
-    ...extra,
-  });
+  const deadline = started + deps.runDeadlineMs;
+  // The engine starts nothing after the deadline, but a call in flight (the Graph client waits out up to
+  // its retries' Retry-After) could outlast functionTimeout: like the collector, every request and wait
+  // listens on a signal that aborts the grace after the deadline, and the run stops at a safe point.
+  const hardStop = new AbortController();
+  const cancel = (deps.hardStopTimer ?? wallClockTimer)(
+    deadline + HARD_STOP_GRACE_SECONDS * 1000 - now().getTime(),
+    () => hardStop.abort(new RunHardStopError(new Date(deadline).toISOString())),
+  );
+  let summary: BackfillSummary;
+  try {
+    summary = await runBackfill({
+      api: deps.api,
+      store: deps.store,
+      sink: deps.sink,
+      request: {
+        tenantId: m.tenantId,
+        from: m.from,
+        to: m.to,
+        contentTypes: m.contentTypes,
+        windowMs: m.windowMs,
+        createdBy: m.createdBy,
+        ...(m.fills ? { fills: m.fills } : {}),
+      },
+      logger,
+      now,
+      deadline,
+      abortSignal: hardStop.signal,
+      maxQueriesInFlight: deps.settings.queriesInFlight,
+      maxQueriesPerDay: deps.settings.queriesPerDay,
+      ...extra,
+    });
+  } finally {
+    cancel();
+  }
   const log = {
     progress: summary.progressBlob,
     outcome: summary.outcome,
