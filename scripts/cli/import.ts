@@ -119,17 +119,27 @@ export const importCommand: Command = {
       queues.getQueueClient(target.queueName),
       blobs.getContainerClient(CONTAINERS.batches),
     );
-    const rejects = args.rejects !== undefined ? await openRejects(args.rejects) : undefined;
+    let rejects: RejectsFile | undefined;
+    const source = createReadStream(args.file);
     const progress = new ImportProgress(io, total, args.progress || io.errIsTTY);
-    const run = new ExportImport({
-      source: createReadStream(args.file),
-      name: path.basename(args.file),
-      sink,
-      ...(args.tenant !== undefined ? { tenant: args.tenant } : {}),
-      configuredTenants: tenants,
-      onRejected: (r) => (rejects ? rejects.write(r) : io.err(`${describeReject(args.file, r)}\n`)),
-      onProgress: (s, bytes) => progress.update(s.rows, bytes),
-    });
+    let run: ExportImport;
+    try {
+      run = new ExportImport({
+        source,
+        name: path.basename(args.file),
+        sink,
+        ...(args.tenant !== undefined ? { tenant: args.tenant } : {}),
+        configuredTenants: tenants,
+        onRejected: (r) => (rejects ? rejects.write(r) : io.err(`${describeReject(args.file, r)}\n`)),
+        onProgress: (s, bytes) => progress.update(s.rows, bytes),
+      });
+    } catch (e) {
+      // --tenant is not a configured tenant: settled before anything is read or sent (exit 2, one line).
+      source.destroy();
+      if (e instanceof ImportTenantError) throw new UsageError(e.message);
+      throw e;
+    }
+    if (args.rejects !== undefined) rejects = await openRejects(args.rejects);
 
     let failure: unknown;
     try {
@@ -176,6 +186,11 @@ function summaryText(file: string, queue: string, s: ImportSummary, rejectsFile:
       (s.rejected > 0 ? (rejectsFile ? ` (written to ${rejectsFile})` : ' (listed on stderr)') : '') +
       '.',
   ];
+  if (s.accepted > s.sent)
+    lines.push(
+      `${s.accepted - s.sent} record(s) taken from the file were not sent: the queue failed (below). Import the ` +
+        'file again once the queue works: the records already sent are stored once, whatever is sent twice.',
+    );
   if (s.recordIdMismatches > 0)
     lines.push(
       `${s.recordIdMismatches} row(s) have a RecordId other than AuditData's Id; they are stored by AuditData's Id.`,

@@ -3,6 +3,7 @@ import { CONTENT_TYPES, type AuditRecord, type ContentType } from '../contentTyp
 import { AuditfeedError } from '../errors';
 import { isGuid } from '../guid';
 import { RecordNotSerialisableError, RecordTooLargeError, type BatchSink } from '../messages/batcher';
+import type { BlobPointer, Envelope } from '../messages/envelope';
 import { recordIdOf } from '../writer/recordIdentity';
 import { ExportCsvError, ExportReader, type ExportHeader, type ExportRow } from './exportCsv';
 import { fromAuditDataJson } from './recordMapping';
@@ -62,10 +63,14 @@ export interface ImportOptions {
 export interface ImportSummary {
   /** Data rows read (the `#TYPE` line, header and blank lines are not rows). */
   rows: number;
-  /** Records accepted for sending (all on the queue once `run` resolved). */
+  /** Records on the queue: in messages the queue confirmed (after a queue failure, fewer than `accepted`). */
   sent: number;
+  /** Records taken from the file for sending (all of them sent once `run` resolved). */
+  accepted: number;
   rejected: number;
+  /** `sent`, per content type. */
   byContentType: Record<ContentType, number>;
+  /** Queue messages the queue confirmed. */
   messages: number;
   tenantId: string | undefined;
   /** Rows whose RecordId column is not AuditData's Id (stored by AuditData's Id; §4.4 step 2). */
@@ -83,6 +88,7 @@ export class ExportImport {
   readonly summary: ImportSummary = {
     rows: 0,
     sent: 0,
+    accepted: 0,
     rejected: 0,
     byContentType: Object.fromEntries(CONTENT_TYPES.map((c) => [c, 0])) as Record<ContentType, number>,
     messages: 0,
@@ -93,12 +99,14 @@ export class ExportImport {
     asciiOnly: true,
   };
   private readonly reader: ExportReader;
+  private readonly sink: ConfirmedSink;
   private sender: RecordSender | undefined;
   /** Mapped rows read before any row named the tenant (no --tenant). */
   private held: Array<{ row: ExportRow & { ok: true }; record: AuditRecord; contentType: ContentType }> = [];
 
   constructor(private readonly options: ImportOptions) {
     this.reader = new ExportReader(options.source, options.maxRowBytes);
+    this.sink = new ConfirmedSink(options.sink);
     if (options.tenant !== undefined) this.settleTenant(options.tenant.trim(), '--tenant');
   }
 
@@ -138,12 +146,11 @@ export class ExportImport {
     s.header = this.reader.header;
     s.bytesRead = this.reader.bytesRead;
     s.asciiOnly = !this.reader.sawNonAscii;
-    if (this.sender) {
-      const stats = this.sender.stats;
-      s.byContentType = stats.records;
-      s.messages = stats.messages;
-      s.sent = Object.values(stats.records).reduce((a, b) => a + b, 0);
-    }
+    // The sender counts records accepted; the queue's confirmations say what was really sent.
+    if (this.sender) s.accepted = Object.values(this.sender.stats.records).reduce((a, b) => a + b, 0);
+    s.byContentType = { ...this.sink.records };
+    s.messages = this.sink.messages;
+    s.sent = Object.values(this.sink.records).reduce((a, b) => a + b, 0);
   }
 
   private async take(row: ExportRow): Promise<void> {
@@ -216,7 +223,7 @@ export class ExportImport {
     this.summary.tenantId = tenantId;
     this.sender = new RecordSender({
       tenantId,
-      sink: this.options.sink,
+      sink: this.sink,
       source: `import:${this.options.name}`,
       ...(this.options.maxMessageBytes ? { maxMessageBytes: this.options.maxMessageBytes } : {}),
     });
@@ -241,5 +248,23 @@ export class ExportImport {
       reason,
       ...(auditData !== undefined ? { auditData } : {}),
     });
+  }
+}
+
+/** The import's sink: counts the records in each message the queue confirmed (claim checks included). */
+class ConfirmedSink implements BatchSink {
+  readonly records = Object.fromEntries(CONTENT_TYPES.map((c) => [c, 0])) as Record<ContentType, number>;
+  messages = 0;
+
+  constructor(private readonly inner: BatchSink) {}
+
+  async enqueue(text: string, envelope: Envelope): Promise<void> {
+    await this.inner.enqueue(text, envelope);
+    this.records[envelope.contentType] += envelope.count;
+    this.messages++;
+  }
+
+  storeClaimCheck(envelope: Omit<Envelope, 'data' | 'blob'>, compressed: Buffer): Promise<BlobPointer> {
+    return this.inner.storeClaimCheck(envelope, compressed);
   }
 }

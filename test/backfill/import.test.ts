@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -407,6 +407,19 @@ describe('auditfeed import', () => {
       ),
     );
     expect(refused.err.trim().split('\n')).toHaveLength(1);
+    // --tenant naming a tenant that is not configured: the same, found before the file is read.
+    const unconfiguredRejects = path.join(dir, 'unconfigured-rejects.jsonl');
+    const notConfigured = await cli(
+      [other, '--tenant', OTHER_TENANT, '--rejects', unconfiguredRejects],
+      t.env,
+    );
+    expect(notConfigured).toEqual({
+      code: 2,
+      out: '',
+      err: `auditfeed import: --tenant is tenant ${OTHER_TENANT}, which is not one of the configured tenants (${TENANT}); import only tenants auditfeed collects, or add it to AUDITFEED_TENANT_IDS (see \`auditfeed import --help\`)\n`,
+    });
+    expect(existsSync(unconfiguredRejects)).toBe(false);
+    expect(await t.queue.getProperties()).toMatchObject({ approximateMessagesCount: 0 });
 
     const mixedExport = generateExport([...mine, ...theirs], 'purview', { malformed: false });
     const mixed = writeExport('mixed.csv', mixedExport.text);
@@ -539,6 +552,51 @@ describe('limits', () => {
         'export): the search was probably cut off. Split its date range and export the rest.',
     ]);
     expect(fileWarnings({ ...summary, rows: 49_999 })).toEqual([]);
+  });
+});
+
+describe('queue failure', () => {
+  it('a queue that does not exist: nothing is reported sent, and the summary says what was not', async () => {
+    const t = await target();
+    const clean = records(40, 'import-noqueue');
+    const file = writeExport('noqueue.csv', generateExport(clean, 'purview', { malformed: false }).text);
+    const r = await cli([file], { ...t.env, AUDITFEED_QUEUE_NAME: `missing-${randomUUID().slice(0, 8)}` });
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('40 row(s) read, 0 record(s) sent for tenant');
+    expect(r.out).toContain('40 record(s) taken from the file were not sent: the queue failed (below).');
+    expect(r.out).not.toContain('The writer stores them');
+    expect(r.err).toMatch(/^auditfeed import failed: .*noqueue\.csv: .*QueueNotFound/m);
+  });
+
+  it('failing part-way: `sent` is exactly what reached the queue, and the writer stores exactly that many', async () => {
+    const t = await target();
+    // Exchange records only (one batcher); the one in the middle is too big for a message and needs a
+    // claim-check blob, in a container that does not exist: the queue part of the sink works, that fails.
+    const noise = (i: number): string =>
+      Array.from({ length: 2500 }, (_, k) => ((i * 7919 + k * 104729) % 1_000_003).toString(36)).join('');
+    const list = Array.from({ length: 400 }, (_, i) =>
+      exchangeRecord(
+        i,
+        i === 200 ? { Blob: noise(i) } : { Subject: `message ${i} ${noise(i).slice(0, 200)}` },
+      ),
+    );
+    const sink = new QueueBatchSink(t.queue, stack.storage.blobs.getContainerClient('no-such-container'));
+    const run = new ExportImport({
+      source: Readable.from([Buffer.from(generateExport(list, 'purview', { malformed: false }).text)]),
+      name: 'partway.csv',
+      sink,
+      configuredTenants: [TENANT],
+      onRejected: () => undefined,
+      maxMessageBytes: 8 * 1024,
+    });
+    await expect(run.run()).rejects.toThrow(/ContainerNotFound|container does not exist/i);
+    const s = run.summary;
+    expect(s.sent).toBeGreaterThan(0);
+    expect(s.accepted).toBeGreaterThan(s.sent);
+    expect(s.byContentType['Audit.Exchange']).toBe(s.sent);
+    expect(s.messages).toBe((await t.queue.getProperties()).approximateMessagesCount);
+    await t.drain();
+    expect(await countAll(containerOf(stack, t.runtime))).toBe(s.sent);
   });
 });
 
