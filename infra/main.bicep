@@ -169,7 +169,7 @@ param auditRetentionDays int = 180
 
 @minValue(1)
 @maxValue(50)
-@description('AUDITFEED_BACKFILL_QUERIES_IN_FLIGHT: audit log queries a backfill keeps queued or running per tenant (the service allows at least 50, shared).')
+@description('AUDITFEED_BACKFILL_QUERIES_IN_FLIGHT: audit log queries one backfill keeps queued or running at once (the service allows at least 50 per tenant, shared with other tools and backfills).')
 param backfillQueriesInFlight int = 4
 
 @minValue(1)

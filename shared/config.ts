@@ -95,7 +95,7 @@ export interface BackfillConfig {
   queueName: string;
   /** How far back the tenant's audit log keeps records (Audit Standard: 180 days). */
   auditRetentionDays: number;
-  /** Audit log queries of one tenant in flight at once. */
+  /** Audit log queries one backfill keeps in flight at once (a tenant's backfills add up). */
   queriesInFlight: number;
   /** Queries one backfill creates in any 24 hours. */
   queriesPerDay: number;
@@ -389,7 +389,7 @@ export const SETTINGS = {
   backfillQueriesInFlight: {
     name: 'AUDITFEED_BACKFILL_QUERIES_IN_FLIGHT',
     description:
-      'Audit log queries a backfill keeps queued or running per tenant (the service allows at least 50 per tenant, shared with the Purview portal and other tools).',
+      'Audit log queries one backfill keeps queued or running at once; backfills of one tenant run separately add up (the service allows at least 50 per tenant, shared with the Purview portal and other tools).',
     example: '4',
     default: '4',
   },
