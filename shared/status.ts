@@ -8,7 +8,7 @@ import type { TaskClaim, TaskClaimStore } from './storage/taskClaimStore';
 import type { WatermarkStore } from './storage/watermarkStore';
 import { poisonQueueName } from './writer/poisonReplay';
 import { filledGaps, gapKey, type FilledGap } from './backfill/gaps';
-import { countProgress, type BackfillProgressStore } from './backfill/progressStore';
+import { countProgress, type BackfillError, type BackfillProgressStore } from './backfill/progressStore';
 
 /** Where one tenant × content type stands, from its watermark (DESIGN §5). */
 export interface ContentTypeStatus {
@@ -53,6 +53,8 @@ export interface BackfillStatus {
   gapsFilled: number;
   updatedAt: string;
   finishedAt?: string;
+  /** The error that ended its last run (a submitted backfill has no terminal to show it). */
+  lastError?: BackfillError;
 }
 
 export interface PipelineStatus {
@@ -146,10 +148,14 @@ export async function readStatus(o: StatusOptions): Promise<PipelineStatus> {
           gapsFilled: state === 'complete' ? (b.request.fills?.length ?? 0) : 0,
           updatedAt: b.updatedAt,
           ...(b.finishedAt ? { finishedAt: b.finishedAt } : {}),
+          ...(b.lastError ? { lastError: b.lastError } : {}),
         });
         if (state === 'stopped')
           problems.push(
-            `${tenantId}: the backfill ${b.request.from} to ${b.request.to} stopped with ${c.open} window(s) open; ` +
+            `${tenantId}: the backfill ${b.request.from} to ${b.request.to} stopped with ${c.open} window(s) open` +
+              (b.lastError
+                ? ` after an error at ${b.lastError.at} (${b.lastError.code}: ${b.lastError.message}); fix its cause, then `
+                : '; ') +
               'run the same `auditfeed backfill` again to continue it',
           );
         if (state === 'finished-with-problems')

@@ -11,6 +11,9 @@ import { CONTENT_TYPES, type ContentType } from '../../shared/contentTypes';
 import { AbortedError } from '../../shared/errors';
 import { backfillTask } from '../../shared/handlers/backfill';
 import { silentLogger } from '../../shared/logging';
+import { readStatus } from '../../shared/status';
+import { CONTAINERS } from '../../shared/storage/clients';
+import { WatermarkStore } from '../../shared/storage/watermarkStore';
 import {
   DAY,
   expectExactlyOnce,
@@ -183,6 +186,28 @@ describe('window edges, broken windows, the hard stop, lastError', () => {
     });
     expect(progress!.lastError!.message).toMatch(/AuditLogsQuery\.Read\.All/);
     expect(progress!.owner).toBeUndefined();
+    // `auditfeed status` shows it.
+    const watermarks = new WatermarkStore(
+      stack.runtime.storage.blobs.getContainerClient(CONTAINERS.watermarks),
+    );
+    await watermarks.ensureContainer();
+    const status = await readStatus({
+      tenants: [TENANT],
+      contentTypes: ['Audit.Exchange'],
+      watermarks,
+      backfills: store,
+      queues: stack.runtime.storage.queues,
+      queueName: stack.config.queueName,
+      lagWarningSeconds: 3600,
+      now: sim.clock.now(),
+    });
+    const shown = status.backfills.find((b) => b.from === request.from && b.to === request.to);
+    expect(shown).toMatchObject({ state: 'stopped', lastError: { code: 'GraphPermissionMissing' } });
+    expect(status.problems.join('\n')).toMatch(
+      new RegExp(
+        `${request.from} to ${request.to} stopped .*after an error at .*GraphPermissionMissing: .*AuditLogsQuery`,
+      ),
+    );
 
     const again = await stack.backfill(request);
     expect(again.outcome).toBe('complete');
