@@ -491,6 +491,8 @@ export class BackfillRun {
   private async call<T>(fn: () => Promise<T>): Promise<T> {
     for (let waits = 0; ; waits++) {
       this.checkStop();
+      // The client may wait out Retry-After itself: start each call with at least half a claim left.
+      await this.renewClaim();
       this.stats.requests++;
       this.progress.requests++;
       try {
