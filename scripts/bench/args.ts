@@ -26,7 +26,10 @@ export interface BenchOptions {
   bulkyBytes: number;
 }
 
-export const USAGE = `usage: node dist/scripts/bench/run.js [options]
+export const USAGE = `usage: node dist/scripts/bench/run.js [options]     (npm run bench -- [options])
+  Other modes, each with its own --help: --tenants N (many tenants, fanned out; docs/scale.md),
+  --backfill (history from Graph audit log queries; docs/performance.md#backfill).
+
   --records N            backlog of the throughput run (default 200000)
   --memory               also run the memory runs (collector and writer peak RSS)
   --memory-only          only the memory runs (npm run bench:memory)
