@@ -34,9 +34,7 @@ async function main(): Promise<void> {
   const cpuStart = process.cpuUsage();
   let lastReport = startedAt;
   const summary = await runBackfill({
-    api: runtime.api,
-    store: runtime.store,
-    sink: runtime.sink,
+    ...runtime.engineParts(),
     request: {
       tenantId: required('BACKFILL_TENANT'),
       from: required('BACKFILL_FROM'),

@@ -259,9 +259,7 @@ async function runHere(args: BackfillArgs, io: Io): Promise<number> {
         args.progress || io.errIsTTY,
       );
       const summary = await runBackfill({
-        api: runtime.api,
-        store: runtime.store,
-        sink: runtime.sink,
+        ...runtime.engineParts(),
         request: {
           tenantId: r.tenantId,
           from: r.from,
@@ -362,6 +360,10 @@ export function formatSummary(s: BackfillSummary): string {
       (s.run.recordsPerSecond !== null ? `, ${s.run.recordsPerSecond} records/s` : '') +
       `, throttled ${s.run.throttled}`,
   ];
+  if (refused)
+    lines.push(
+      `  refused records are kept with their reason in the storage account's rejected/${s.tenantId}/ blobs`,
+    );
   for (const w of s.partialWindows) lines.push(`  partial ${w.start} to ${w.end}: ${w.reason}`);
   for (const w of s.failedWindows) lines.push(`  failed ${w.start} to ${w.end}: ${w.reason}`);
   if (s.error) lines.push(`  error: ${s.error}`);

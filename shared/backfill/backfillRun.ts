@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { ContentType } from '../contentTypes';
 import { AuditfeedError, redactQuery, UntrustedUrlError } from '../errors';
 import {
@@ -11,6 +11,7 @@ import type { AuditLogQueryApi } from '../graphAudit/types';
 import type { Logger } from '../logging';
 import { RecordNotSerialisableError, RecordTooLargeError, type BatchSink } from '../messages/batcher';
 import { sleep as realSleep } from '../sleep';
+import type { RejectedRecord, RejectedRecordStore } from '../writer/rejectedRecords';
 import { fromAuditLogRecord } from './recordMapping';
 import { RecordSender } from './recordSender';
 import {
@@ -57,6 +58,8 @@ export interface BackfillRunOptions {
   api: AuditLogQueryApi;
   store: BackfillProgressStore;
   sink: BatchSink;
+  /** Where refused records are kept with their reason (the live feed's `rejected` container). */
+  rejects: Pick<RejectedRecordStore, 'save'>;
   /** What to backfill; an existing progress blob for the same tenant, range and content types is resumed. */
   request: Omit<BackfillRequest, 'createdAt' | 'windowMs' | 'floorMs'> & {
     windowMs?: number;
@@ -81,6 +84,12 @@ export interface BackfillRunOptions {
   throttleWaitMs?: number;
   /** Messages may be this large (tests make batches small). */
   maxMessageBytes?: number;
+  /**
+   * Pages read between progress saves: the records go out in full queue messages as they come, and the
+   * partial ones are flushed only at a save (a crash re-sends at most this much). Default 20 pages or
+   * 2,000 records, whichever comes first; a window's last page and a stop always save.
+   */
+  commitEvery?: { pages?: number; records?: number };
   /** Ctrl-C, or the function's hard stop (aborted with a RunHardStopError: reported as the deadline). */
   abortSignal?: AbortSignal;
   /** Called at each step; a throw is handled as the process dying there (tests crash at every step). */
@@ -160,6 +169,8 @@ const DEFAULTS = {
   pollFactor: 1.5,
   pollMaxMs: 120_000,
   throttleWaitMs: 60_000,
+  commitPages: 20,
+  commitRecords: 2_000,
 } as const;
 
 /** A query still notStarted/running this long is given up (Graph documents no run time; hours is usual). */
@@ -171,6 +182,21 @@ const CLAIM_GRACE_MS = 2 * 60_000;
 const OPEN_CLAIM_MS = 5 * 60_000;
 /** Distinct refusal/warning texts kept per window; the rest are counted under "other". */
 const MAX_REASONS = 20;
+
+/** Pages of one window read and sent since its last save. */
+interface UnsavedPages {
+  queryId: string;
+  sender: RecordSender;
+  pages: number;
+  records: number;
+  skipped: number;
+  sent: Partial<Record<ContentType, number>>;
+  refused: Record<string, number>;
+  /** Where the next page starts (the saved nextLink until a page is read). */
+  nextLink: string | undefined;
+  /** The last page read had no nextLink. */
+  last: boolean;
+}
 
 /** A failure thrown by `onStep`: handled as a crash of the process at that step, so nothing more is saved. */
 class CrashedAtStep extends Error {
@@ -276,6 +302,8 @@ export class BackfillRun {
   private readonly queue: WindowProgress[] = [];
   /** Per query: nextLinks followed in this run (a link that repeats is refused). */
   private readonly seenLinks = new Map<string, Set<string>>();
+  /** Per window: pages read and sent since its last save (counted into the window at the next save). */
+  private readonly unsaved = new Map<WindowProgress, UnsavedPages>();
   private readonly stats = {
     records: 0,
     sent: {} as Partial<Record<ContentType, number>>,
@@ -554,13 +582,19 @@ export class BackfillRun {
             return;
           }
           this.checkBudget();
-          const query = await this.call(() =>
-            api.createQuery(
-              tenantId,
-              { displayName: queryDisplayName(w), ...queryFilter(w) },
-              this.callOptions(),
+          // Counted as an attempt first: a create the service refuses for this window (a 400 on its filter)
+          // is tried a bounded number of times, then the window fails and the others go on.
+          w.queries++;
+          const query = await this.perWindow(w, () =>
+            this.call(() =>
+              api.createQuery(
+                tenantId,
+                { displayName: queryDisplayName(w), ...queryFilter(w) },
+                this.callOptions(),
+              ),
             ),
           );
+          if (!query) break;
           this.stats.queriesCreated++;
           await this.step('query-created', { window: w, queryId: query.id });
           // A new query starts the window over: its earlier pages may be read again (upserts).
@@ -568,7 +602,6 @@ export class BackfillRun {
             state: 'created',
             queryId: query.id,
             queryCreatedAt: this.now().toISOString(),
-            queries: w.queries + 1,
             pages: 0,
             records: 0,
           });
@@ -666,10 +699,10 @@ export class BackfillRun {
   }
 
   /** Refuses a nextLink this query already led to (the Management client does the same for NextPageUri). */
-  private checkNextLink(w: WindowProgress, queryId: string, next: string | undefined): void {
+  private checkNextLink(queryId: string, current: string | undefined, next: string | undefined): void {
     let seen = this.seenLinks.get(queryId);
     if (!seen) this.seenLinks.set(queryId, (seen = new Set()));
-    if (w.nextLink !== undefined) seen.add(w.nextLink);
+    if (current !== undefined) seen.add(current);
     if (next !== undefined && seen.has(next)) throw new RepeatedNextLinkError(queryId, next);
   }
 
@@ -719,70 +752,170 @@ export class BackfillRun {
     throw this.stopped;
   }
 
-  /** Reads, maps and sends one page, then saves where the next one starts. True when the window is finished. */
+  /**
+   * Reads one page, maps it and hands its records to the window's sender (full queue messages go out as
+   * they fill). Every few pages — and at the window's last page, or when the run is stopping — the rest is
+   * flushed and only then the nextLink and counts saved. True when the window is finished.
+   */
   private async page(w: WindowProgress): Promise<boolean> {
     const tenantId = this.progress.request.tenantId;
     const queryId = w.queryId!;
-    const page = await this.perWindow(w, async () => {
-      const read = await this.call(() =>
-        this.o.api.listRecords(tenantId, queryId, w.nextLink, this.callOptions()),
-      );
-      this.checkNextLink(w, queryId, read.nextLink);
-      return read;
-    });
-    if (!page) return false;
-    await this.step('page-read', { window: w, queryId, page: w.pages + 1 });
+    let u = this.unsaved.get(w);
+    if (u?.queryId !== queryId) {
+      u = {
+        queryId,
+        sender: new RecordSender({
+          tenantId,
+          sink: this.o.sink,
+          source: `graph:${queryId}`,
+          ...(this.o.maxMessageBytes ? { maxMessageBytes: this.o.maxMessageBytes } : {}),
+        }),
+        pages: 0,
+        records: 0,
+        skipped: 0,
+        sent: {},
+        refused: {},
+        nextLink: w.nextLink,
+        last: false,
+      };
+      this.unsaved.set(w, u);
+    }
+    const link = u.nextLink;
+    let page: Awaited<ReturnType<AuditLogQueryApi['listRecords']>> | undefined;
+    try {
+      page = await this.perWindow(w, async () => {
+        const read = await this.call(() =>
+          this.o.api.listRecords(tenantId, queryId, link, this.callOptions()),
+        );
+        this.checkNextLink(queryId, link, read.nextLink);
+        return read;
+      });
+    } catch (e) {
+      // Stopping (deadline, budget, Ctrl-C, another window's error): keep what was already sent.
+      if (e instanceof StopRun && u.pages > 0 && this.stopped?.why !== 'conflict') await this.commit(w, u);
+      throw e;
+    }
+    if (!page) {
+      // The window's query is created again: what was read of this one is read again from the start.
+      this.unsaved.delete(w);
+      return false;
+    }
+    await this.step('page-read', { window: w, queryId, page: w.pages + u.pages + 1 });
+    await this.sendPage(w, u, page.records, queryId);
+    u.pages++;
+    u.records += page.records.length;
+    u.nextLink = page.nextLink;
+    u.last = !page.nextLink;
+    const every = this.o.commitEvery ?? {};
+    if (
+      u.last ||
+      u.pages >= (every.pages ?? DEFAULTS.commitPages) ||
+      u.records >= (every.records ?? DEFAULTS.commitRecords) ||
+      this.failing ||
+      this.shouldStop()
+    )
+      await this.commit(w, u);
+    return w.state !== 'paging';
+  }
+
+  /** Maps a page and adds its records to the sender; refused records are kept with their reason. */
+  private async sendPage(
+    w: WindowProgress,
+    u: UnsavedPages,
+    records: readonly unknown[],
+    queryId: string,
+  ): Promise<void> {
     const wanted = new Set(this.progress.request.contentTypes);
-    const sender = new RecordSender({
-      tenantId,
-      sink: this.o.sink,
-      source: `graph:${queryId}`,
-      ...(this.o.maxMessageBytes ? { maxMessageBytes: this.o.maxMessageBytes } : {}),
-    });
-    const sent: Partial<Record<ContentType, number>> = {};
-    const refused: Record<string, number> = {};
-    let skipped = 0;
-    for (const raw of page.records) {
+    let kept = 0;
+    let where: string | undefined;
+    const refuse = async (raw: unknown, reason: string, contentType?: ContentType): Promise<void> => {
+      bump(u.refused, reason);
+      const blob = await this.keepRefused(raw, reason, queryId, contentType);
+      where ??= blob;
+      kept++;
+    };
+    for (const raw of records) {
       const mapped = fromAuditLogRecord(raw);
       if (!mapped.ok) {
-        bump(refused, mapped.reason);
+        await refuse(raw, mapped.reason);
         continue;
       }
       for (const warning of mapped.warnings ?? []) bump(this.stats.warnings, warning);
       if (!wanted.has(mapped.contentType)) {
-        skipped++;
+        u.skipped++;
         continue;
       }
       try {
-        await sender.add(mapped.record, mapped.contentType);
-        sent[mapped.contentType] = (sent[mapped.contentType] ?? 0) + 1;
+        await u.sender.add(mapped.record, mapped.contentType);
+        u.sent[mapped.contentType] = (u.sent[mapped.contentType] ?? 0) + 1;
       } catch (e) {
         // Refused by the batcher (too large, not serialisable): the sender is unchanged, go on.
         // One reason per kind (the messages carry per-record sizes), so the counts add up.
         if (e instanceof RecordTooLargeError)
-          bump(refused, `record too large for a queue batch (over ${e.limitBytes} bytes of JSON)`);
+          await refuse(
+            raw,
+            `record too large for a queue batch (over ${e.limitBytes} bytes of JSON)`,
+            mapped.contentType,
+          );
         else if (e instanceof RecordNotSerialisableError)
-          bump(refused, 'record cannot be serialised to JSON');
+          await refuse(raw, 'record cannot be serialised to JSON', mapped.contentType);
         else throw e;
       }
     }
-    await sender.flush();
-    await this.step('page-sent', { window: w, queryId, page: w.pages + 1 });
+    if (kept > 0)
+      this.o.logger.error('Backfill records refused: kept with the reason in the rejected container', {
+        tenantId: this.progress.request.tenantId,
+        window: `${w.start}/${w.end}`,
+        queryId,
+        refused: kept,
+        firstKeptIn: where,
+      });
+  }
 
-    // Sent and flushed: now the page counts, and paging moves on.
-    w.pages++;
-    w.records += page.records.length;
-    w.skipped += skipped;
-    for (const [ct, n] of Object.entries(sent))
+  /**
+   * Keeps one refused record as received (the Graph auditLogRecord), named by its content so a page read
+   * again — or by a later query of the same window — overwrites the same blob.
+   */
+  private async keepRefused(
+    raw: unknown,
+    reason: string,
+    queryId: string,
+    contentType: ContentType | undefined,
+  ): Promise<string> {
+    const text = safeJson(raw);
+    const rejected: RejectedRecord = {
+      tenantId: this.progress.request.tenantId,
+      contentType: contentType ?? 'unknown',
+      batchId: `graph-${createHash('sha256').update(text).digest('hex').slice(0, 32)}`,
+      index: 0,
+      reason,
+      record: raw,
+      contentId: `graph:${queryId}`,
+    };
+    return this.o.rejects.save(rejected);
+  }
+
+  /** Flushes the window's sender, then saves the pages read since the last save (counts and nextLink). */
+  private async commit(w: WindowProgress, u: UnsavedPages): Promise<void> {
+    const queryId = u.queryId;
+    await u.sender.flush();
+    await this.step('page-sent', { window: w, queryId, page: w.pages + u.pages });
+
+    // Sent and flushed: now the pages count, and paging moves on.
+    this.unsaved.delete(w);
+    w.pages += u.pages;
+    w.records += u.records;
+    w.skipped += u.skipped;
+    for (const [ct, n] of Object.entries(u.sent))
       w.sent[ct as ContentType] = (w.sent[ct as ContentType] ?? 0) + n;
-    for (const [reason, n] of Object.entries(refused)) bump(w.refused, reason, n);
-    this.stats.records += page.records.length;
-    this.stats.skipped += skipped;
-    for (const [ct, n] of Object.entries(sent))
+    for (const [reason, n] of Object.entries(u.refused)) bump(w.refused, reason, n);
+    this.stats.records += u.records;
+    this.stats.skipped += u.skipped;
+    for (const [ct, n] of Object.entries(u.sent))
       this.stats.sent[ct as ContentType] = (this.stats.sent[ct as ContentType] ?? 0) + n;
-    for (const [reason, n] of Object.entries(refused)) bump(this.stats.refused, reason, n);
-    if (page.nextLink) {
-      w.nextLink = page.nextLink;
+    for (const [reason, n] of Object.entries(u.refused)) bump(this.stats.refused, reason, n);
+    if (!u.last) {
+      w.nextLink = u.nextLink;
       await this.save();
     } else {
       delete w.nextLink;
@@ -790,7 +923,6 @@ export class BackfillRun {
       else await this.finish(w, 'done');
     }
     await this.step('page-saved', { window: w, queryId, page: w.pages });
-    return w.state !== 'paging';
   }
 
   private summary(
@@ -843,6 +975,15 @@ export class BackfillRun {
       },
       total: { records: c?.records ?? 0, sent: c?.sent ?? {}, refused: c?.refused ?? {} },
     };
+  }
+}
+
+/** The record as JSON text (for its blob name); a value JSON cannot carry is named by its description. */
+function safeJson(raw: unknown): string {
+  try {
+    return JSON.stringify(raw) ?? String(raw);
+  } catch {
+    return String(raw);
   }
 }
 

@@ -6,17 +6,21 @@ import type { AuditLogQueryApi } from '../graphAudit/types';
 import type { BackfillDeps } from '../handlers/backfill';
 import { QueueBatchSink } from '../storage/batchSink';
 import { CONTAINERS, createStorageClients, type StorageClients } from '../storage/clients';
+import { RejectedRecordStore } from '../writer/rejectedRecords';
+import type { BackfillRunOptions } from './backfillRun';
 import { BackfillProgressStore } from './progressStore';
 
 /**
  * Composition root of the backfill (CLI and function alike): the progress store beside the watermarks, the
- * live feed's batch queue and claim checks (so the writer stores what the backfill sends), the backfill
+ * live feed's batch queue and claim checks (so the writer stores what the backfill sends), its rejected
+ * container (records the backfill refuses), the backfill
  * queue, and the Graph audit log query client.
  */
 export class BackfillRuntime implements BackfillDeps {
   readonly storage: StorageClients;
   readonly store: BackfillProgressStore;
   readonly sink: QueueBatchSink;
+  readonly rejects: RejectedRecordStore;
   readonly queue: QueueClient;
   readonly settings: AuditfeedConfig['backfill'];
   readonly runDeadlineMs: number;
@@ -41,9 +45,15 @@ export class BackfillRuntime implements BackfillDeps {
       this.storage.queues.getQueueClient(config.queueName),
       this.storage.blobs.getContainerClient(CONTAINERS.batches),
     );
+    this.rejects = new RejectedRecordStore(this.storage.blobs);
     this.queue = this.storage.queues.getQueueClient(config.backfill.queueName);
     this.settings = config.backfill;
     this.runDeadlineMs = config.runDeadlineMs;
+  }
+
+  /** What a backfill run works with (its options api, store, sink and rejects). */
+  engineParts(): Pick<BackfillRunOptions, 'api' | 'store' | 'sink' | 'rejects'> {
+    return { api: this.api, store: this.store, sink: this.sink, rejects: this.rejects };
   }
 
   /** Creates the containers and queues if missing, once per process. */
@@ -51,6 +61,7 @@ export class BackfillRuntime implements BackfillDeps {
     this.ready ??= Promise.all([
       this.store.ensureContainer(),
       this.sink.ensureResources(),
+      this.rejects.ensureContainer(),
       this.queue.createIfNotExists(),
     ]).then(
       () => undefined,

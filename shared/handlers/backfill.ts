@@ -15,12 +15,15 @@ import { HARD_STOP_GRACE_SECONDS, type BackfillConfig } from '../config';
 import type { AuditLogQueryApi } from '../graphAudit/types';
 import type { Logger } from '../logging';
 import type { BatchSink } from '../messages/batcher';
+import type { RejectedRecordStore } from '../writer/rejectedRecords';
 
 /** What the backfill function works with (BackfillRuntime builds it from the settings). */
 export interface BackfillDeps {
   api: AuditLogQueryApi;
   store: BackfillProgressStore;
   sink: BatchSink;
+  /** Where refused records are kept. */
+  rejects: Pick<RejectedRecordStore, 'save'>;
   /** The backfill queue: continuations go back onto it. */
   queue: Pick<QueueClient, 'sendMessage'>;
   settings: BackfillConfig;
@@ -80,6 +83,7 @@ export async function backfillTask(
       api: deps.api,
       store: deps.store,
       sink: deps.sink,
+      rejects: deps.rejects,
       request: {
         tenantId: m.tenantId,
         from: m.from,

@@ -7,7 +7,8 @@ export const REJECTED_CONTAINER = 'rejected';
 
 export interface RejectedRecord {
   tenantId: string;
-  contentType: ContentType;
+  /** `unknown` when the record could not be read far enough to tell (a backfill record without auditData). */
+  contentType: ContentType | 'unknown';
   batchId: string;
   /** Position of the record in its batch. */
   index: number;
@@ -34,7 +35,12 @@ export class RejectedRecordStore {
     await this.container.createIfNotExists();
   }
 
-  static blobName(tenantId: string, contentType: ContentType, batchId: string, index: number): string {
+  static blobName(
+    tenantId: string,
+    contentType: ContentType | 'unknown',
+    batchId: string,
+    index: number,
+  ): string {
     return `${blobNameSegment(tenantId)}/${blobNameSegment(contentType)}/${blobNameSegment(batchId)}-${index}.json`;
   }
 

@@ -15,6 +15,7 @@ import {
   DAY,
   expectExactlyOnce,
   iso,
+  MIDNIGHT,
   NOW,
   scenario,
   startBackfillStack,
@@ -57,7 +58,6 @@ async function run(argv: string[], env: Record<string, string | undefined> = sta
   return { code, out, err };
 }
 
-const MIDNIGHT = Date.parse(`${NOW.slice(0, 10)}T00:00:00.000Z`);
 const day = (n: number): string => iso(MIDNIGHT - n * DAY).slice(0, 10);
 
 describe('mistakes are one line naming the flag and the fix, exit code 2', () => {

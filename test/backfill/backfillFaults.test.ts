@@ -10,14 +10,17 @@ import {
   encodeBackfillMessage,
   type BackfillMessage,
 } from '../../shared/backfill/backfillMessage';
-import { CONTENT_TYPES } from '../../shared/contentTypes';
+import { CONTENT_TYPES, type ContentType } from '../../shared/contentTypes';
 import { backfillTask } from '../../shared/handlers/backfill';
 import { silentLogger } from '../../shared/logging';
 import { BadMessageError } from '../../shared/messages/envelope';
+import { REJECTED_CONTAINER } from '../../shared/writer/rejectedRecords';
 import {
   DAY,
+  dayRanges,
   expectExactlyOnce,
   iso,
+  MIDNIGHT,
   NOW,
   scenario,
   startBackfillStack,
@@ -25,9 +28,17 @@ import {
   type BackfillStack,
 } from './backfillStack';
 
-const MIDNIGHT = Date.parse(`${NOW.slice(0, 10)}T00:00:00.000Z`);
 /** A day of the scenario holds about 36 records: a limit of 20 puts every day window over it. */
 const LIMIT = 20;
+
+/** A refused record's blob in the rejected container. */
+interface KeptRecord {
+  tenantId: string;
+  contentType: string;
+  reason: string;
+  contentId: string;
+  record: { id: string; auditData?: unknown };
+}
 
 describe('record limit, throttling, gone queries, budget, races, the function', () => {
   let stack: BackfillStack;
@@ -45,12 +56,10 @@ describe('record limit, throttling, gone queries, budget, races, the function', 
     await stack?.stop();
   });
 
-  /** A range of its own per test (progress blobs are per range). */
-  let next = 20;
+  const ranges = dayRanges(20);
   function range(days: number): { from: string; to: string } {
-    const to = MIDNIGHT - next * DAY;
-    next += days + 1;
-    return { from: iso(to - days * DAY), to: iso(to) };
+    const { from, to } = ranges(days);
+    return { from: iso(from), to: iso(to) };
   }
 
   it('halves a window over the record limit until each half fits, and stores every record once', async () => {
@@ -220,9 +229,7 @@ describe('record limit, throttling, gone queries, budget, races, the function', 
     await queue.sendMessage(encodeBackfillMessage(request));
     const deps = {
       ...stack.runtime,
-      api: stack.runtime.api,
-      store: stack.runtime.store,
-      sink: stack.runtime.sink,
+      ...stack.runtime.engineParts(),
       settings: stack.config.backfill,
       queue,
       // A minute of simulator time per invocation: queries take 10-40 s, so each run gets a little done.
@@ -256,9 +263,7 @@ describe('record limit, throttling, gone queries, budget, races, the function', 
     const queue = stack.runtime.storage.queues.getQueueClient(`budget-${randomUUID().slice(0, 8)}`);
     await queue.create();
     const deps = {
-      api: stack.runtime.api,
-      store: stack.runtime.store,
-      sink: stack.runtime.sink,
+      ...stack.runtime.engineParts(),
       queue,
       settings: { ...stack.config.backfill, queriesPerDay: 1 },
       runDeadlineMs: 3_600_000,
@@ -294,11 +299,90 @@ describe('record limit, throttling, gone queries, budget, races, the function', 
     await queue.delete();
   });
 
+  it('keeps the records it refuses in the rejected container with their reason, once however often they are read', async () => {
+    const sim = stack.collector.sim;
+    const { from, to } = range(1);
+    // A record whose auditData is missing, one whose auditData is not JSON, one without an Id, and one
+    // too large for any queue batch (16 MiB of JSON): each is refused, and none stops the rest.
+    const wrapper = (n: number, auditData: unknown): Record<string, unknown> => ({
+      id: `0000000${n}-bad0-4bad-8bad-00000000000${n}`,
+      createdDateTime: from,
+      auditLogRecordType: 'exchangeItem',
+      operation: 'Send',
+      service: 'Exchange',
+      ...(auditData === undefined ? {} : { auditData }),
+    });
+    const big = {
+      Id: '00000005-bad0-4bad-8bad-000000000005',
+      CreationTime: from.slice(0, 19),
+      RecordType: 2,
+      Workload: 'Exchange',
+      Operation: 'Send',
+      Padding: 'x'.repeat(16 * 1024 * 1024),
+    };
+    const body = JSON.stringify({
+      value: [
+        wrapper(1, undefined),
+        wrapper(2, '{"Id": "truncated'),
+        wrapper(3, { CreationTime: from.slice(0, 19), RecordType: 2, Workload: 'Exchange' }),
+        wrapper(5, big),
+      ],
+    });
+    const rejected = stack.runtime.storage.blobs.getContainerClient(REJECTED_CONTAINER);
+    const blobsNow = async (): Promise<string[]> => {
+      const names: string[] = [];
+      for await (const b of rejected.listBlobsFlat({ prefix: `${TENANT}/` })) names.push(b.name);
+      return names.sort();
+    };
+    const before = new Set(await blobsNow());
+    const runWithBadPage = async (contentTypes: ContentType[]) => {
+      // Every query's first page is the bad one (it has no nextLink: the window ends there).
+      const fault = sim.faults.add({
+        route: 'graphRecords',
+        tenantId: TENANT,
+        times: 1,
+        action: { kind: 'malformed', body },
+      });
+      const s = await stack.backfill({ from, to, windowMs: DAY, contentTypes });
+      fault.remove();
+      return s;
+    };
+
+    const s = await runWithBadPage(['Audit.Exchange']);
+    expect(s.outcome).toBe('complete');
+    expect(Object.values(s.run.refused).reduce((a, b) => a + b, 0)).toBe(4);
+    expect(Object.keys(s.run.refused).join('\n')).toMatch(/no auditData/);
+    expect(Object.keys(s.run.refused).join('\n')).toMatch(/too large for a queue batch/);
+    const kept = (await blobsNow()).filter((n) => !before.has(n));
+    expect(kept).toHaveLength(4);
+    const docs = await Promise.all(
+      kept.map(
+        async (n) =>
+          JSON.parse((await rejected.getBlobClient(n).downloadToBuffer()).toString()) as KeptRecord,
+      ),
+    );
+    // As received (the Graph record), with the reason, the query it came from and its content type if known.
+    const byId = new Map(docs.map((d) => [d.record.id, d]));
+    const noAuditData = byId.get(wrapper(1, undefined).id as string)!;
+    expect(noAuditData).toMatchObject({ tenantId: TENANT, contentType: 'unknown' });
+    expect(noAuditData.reason).toMatch(/no auditData/);
+    expect(noAuditData.contentId).toMatch(/^graph:/);
+    expect(byId.get(wrapper(2, '').id as string)!.reason).toMatch(/not JSON/);
+    expect(byId.get(wrapper(3, {}).id as string)!.reason).toMatch(/no usable Id/);
+    const large = byId.get(wrapper(5, {}).id as string)!;
+    expect(large.contentType).toBe('Audit.Exchange');
+    expect(large.reason).toMatch(/too large/);
+    expect((large.record.auditData as typeof big).Padding).toHaveLength(big.Padding.length);
+
+    // Read again by another backfill of the same day: the same blobs, no new ones.
+    const again = await runWithBadPage(['Audit.Exchange', 'Audit.General']);
+    expect(Object.values(again.run.refused).reduce((a, b) => a + b, 0)).toBe(4);
+    expect((await blobsNow()).filter((n) => !before.has(n))).toEqual(kept);
+  });
+
   it('refuses a malformed or unknown backfill message before doing anything', async () => {
     const deps = {
-      api: stack.runtime.api,
-      store: stack.runtime.store,
-      sink: stack.runtime.sink,
+      ...stack.runtime.engineParts(),
       queue: stack.runtime.queue,
       settings: stack.config.backfill,
       runDeadlineMs: 60_000,

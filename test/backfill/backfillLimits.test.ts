@@ -16,8 +16,10 @@ import { CONTAINERS } from '../../shared/storage/clients';
 import { WatermarkStore } from '../../shared/storage/watermarkStore';
 import {
   DAY,
+  dayRanges,
   expectExactlyOnce,
   iso,
+  MIDNIGHT,
   NOW,
   scenario,
   startBackfillStack,
@@ -25,7 +27,6 @@ import {
   type BackfillStack,
 } from './backfillStack';
 
-const MIDNIGHT = Date.parse(`${NOW.slice(0, 10)}T00:00:00.000Z`);
 const HOUR = 3_600_000;
 const ALL = [...CONTENT_TYPES] as ContentType[];
 
@@ -44,12 +45,7 @@ describe('window edges, broken windows, the hard stop, lastError', () => {
     await stack?.stop();
   });
 
-  let next = 30;
-  function range(days: number): { from: number; to: number } {
-    const to = MIDNIGHT - next * DAY;
-    next += days + 1;
-    return { from: to - days * DAY, to };
-  }
+  const range = dayRanges(30);
 
   function newQueries(
     before: Set<string>,
@@ -126,6 +122,37 @@ describe('window edges, broken windows, the hard stop, lastError', () => {
     const second = stack.truth(iso(from + DAY - 1000), iso(to));
     expect([...second].every((id) => stored.get(id) === 1)).toBe(true);
     expect([...stored.values()].every((n) => n === 1)).toBe(true);
+  });
+
+  it('reports one window failed when the service refuses to create its query (400), and finishes the others', async () => {
+    const sim = stack.collector.sim;
+    const { from, to } = range(2);
+    const fault = sim.faults.add({
+      route: 'graphQueries',
+      tenantId: TENANT,
+      times: 3,
+      action: { kind: 'error', status: 400, code: 'BadRequest', message: 'Invalid filter.' },
+    });
+    const writer = stack.writer();
+    const s = await stack.backfill(
+      { from: iso(from), to: iso(to), windowMs: DAY },
+      { maxQueriesInFlight: 1 },
+    );
+    fault.remove();
+    expect(fault.hits).toBe(3);
+    expect(s).toMatchObject({ outcome: 'finished-with-problems', windows: { total: 2, failed: 1, done: 1 } });
+    expect(s.failedWindows[0]).toMatchObject({ start: iso(from) });
+    expect(s.failedWindows[0]!.reason).toMatch(/Invalid filter.*3 queries tried/s);
+    expect(s.run.queriesCreated).toBe(1);
+    await stack.writeAll(writer);
+    const stored = await stack.stored(writer);
+    expectExactlyOnce(stored, stack.truth(iso(from + DAY - 1000), iso(to)));
+
+    // A later run tries the failed window again and completes the backfill.
+    const again = await stack.backfill({ from: iso(from), to: iso(to), windowMs: DAY });
+    expect(again).toMatchObject({ outcome: 'complete', windows: { total: 2, done: 2 } });
+    await stack.writeAll(writer);
+    expectExactlyOnce(await stack.stored(writer), stack.truth(iso(from - 1000), iso(to)));
   });
 
   it.each([
@@ -248,9 +275,7 @@ describe('window edges, broken windows, the hard stop, lastError', () => {
     const queue = runtime.storage.queues.getQueueClient(`hardstop-${randomUUID().slice(0, 8)}`);
     await queue.create();
     const deps = {
-      api: runtime.api,
-      store: runtime.store,
-      sink: runtime.sink,
+      ...runtime.engineParts(),
       queue,
       settings: stack.config.backfill,
       runDeadlineMs: 60_000,

@@ -50,6 +50,22 @@ export const TENANT = '6f1d2c3b-4a59-4e68-9d7c-8b9a0f1e2d3c';
 export const NOW = '2026-11-20T12:00:00.000Z';
 export const DAY = 86_400_000;
 
+/** Midnight (UTC) of the simulated today: backfill windows are day-aligned. */
+export const MIDNIGHT = Date.parse(`${NOW.slice(0, 10)}T00:00:00.000Z`);
+
+/**
+ * Day-aligned ranges, each of its own (progress blobs are per range, so tests sharing a stack must not share
+ * one), going back from `firstDaysAgo` days before MIDNIGHT with a day between them.
+ */
+export function dayRanges(firstDaysAgo: number): (days: number) => { from: number; to: number } {
+  let next = firstDaysAgo;
+  return (days) => {
+    const to = MIDNIGHT - next * DAY;
+    next += days + 1;
+    return { from: to - days * DAY, to };
+  };
+}
+
 export function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
@@ -133,9 +149,7 @@ export async function startBackfillStack(
     },
     backfill(request, extra = {}) {
       return runBackfill({
-        api: runtime.api,
-        store: runtime.store,
-        sink: runtime.sink,
+        ...runtime.engineParts(),
         request: {
           tenantId: TENANT,
           from: iso(Date.parse(NOW) - 3 * DAY),
