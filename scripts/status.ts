@@ -156,6 +156,7 @@ export function formatStatus(s: PipelineStatus): string {
         `${b.state}, ${w.done}/${w.total} window(s) done` +
         (w.partial + w.failed > 0 ? `, ${w.partial} partial, ${w.failed} failed` : '') +
         `, ${b.records} record(s) read` +
+        (b.refused > 0 ? `, ${b.refused} refused (kept in rejected)` : '') +
         (b.gapsFilled > 0 ? `, filled ${b.gapsFilled} gap(s)` : '') +
         ` (${b.finishedAt ? `finished ${b.finishedAt}` : `updated ${b.updatedAt}`})`,
     );

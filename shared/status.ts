@@ -50,6 +50,8 @@ export interface BackfillStatus {
   state: 'running' | 'stopped' | 'complete' | 'finished-with-problems';
   windows: { total: number; done: number; partial: number; failed: number; open: number };
   records: number;
+  /** Records the backfill refused (kept with their reason in the rejected container). */
+  refused: number;
   gapsFilled: number;
   updatedAt: string;
   finishedAt?: string;
@@ -130,6 +132,7 @@ export async function readStatus(o: StatusOptions): Promise<PipelineStatus> {
       for (const [k, v] of filledGaps(list)) filled.set(k, v);
       for (const b of list) {
         const c = countProgress(b);
+        const refused = Object.values(c.refused).reduce((a, n) => a + n, 0);
         const state: BackfillStatus['state'] = !b.finishedAt
           ? b.owner && Date.parse(b.owner.until) > now.getTime()
             ? 'running'
@@ -145,6 +148,7 @@ export async function readStatus(o: StatusOptions): Promise<PipelineStatus> {
           state,
           windows: { total: c.windows, done: c.done, partial: c.partial, failed: c.failed, open: c.open },
           records: c.records,
+          refused,
           gapsFilled: state === 'complete' ? (b.request.fills?.length ?? 0) : 0,
           updatedAt: b.updatedAt,
           ...(b.finishedAt ? { finishedAt: b.finishedAt } : {}),
@@ -157,6 +161,12 @@ export async function readStatus(o: StatusOptions): Promise<PipelineStatus> {
                 ? ` after an error at ${b.lastError.at} (${b.lastError.code}: ${b.lastError.message}); fix its cause, then `
                 : '; ') +
               'run the same `auditfeed backfill` again to continue it',
+          );
+        if (refused > 0)
+          problems.push(
+            `${tenantId}: the backfill ${b.request.from} to ${b.request.to} refused ${refused} record(s) ` +
+              `(${Object.keys(c.refused).slice(0, 3).join('; ')}); each is kept with its reason in the ` +
+              `rejected container under ${tenantId}/ (see docs/backfill.md)`,
           );
         if (state === 'finished-with-problems')
           problems.push(

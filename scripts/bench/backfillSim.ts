@@ -1,6 +1,7 @@
 import https from 'node:https';
 import type { ContentType } from '../../shared/contentTypes';
 import { DEFAULT_RECORDS_PER_HOUR, type ScenarioSpec } from '../simulator/scenario';
+import type { BackfillBenchOptions } from './backfillArgs';
 
 /**
  * The backfill bench's simulator side: a scenario with a long history, the simulator's `/_sim` control
@@ -11,17 +12,13 @@ export const BACKFILL_TENANT = '7c2e4a61-0b9d-4f3e-a5c8-2d1f6e9b0a47';
 const HOUR = 3_600_000;
 export const DAY = 24 * HOUR;
 
-export interface BackfillScenarioOptions {
-  days: number;
-  recordsPerHour: number;
-  pageSize: number;
-  latencyMs: [number, number];
-  querySeconds: [number, number];
-  users: number;
-  seed: string;
+export type BackfillScenarioOptions = Pick<
+  BackfillBenchOptions,
+  'days' | 'recordsPerHour' | 'pageSize' | 'latencyMs' | 'querySeconds' | 'users' | 'seed'
+> & {
   /** Wall clock now (the simulator's clock starts there). */
   now: number;
-}
+};
 
 /**
  * The range backfilled: whole UTC days ending at the midnight at least 14 hours ago, so every content blob of

@@ -14,6 +14,9 @@ import { CONTENT_TYPES, type ContentType } from '../../shared/contentTypes';
 import { backfillTask } from '../../shared/handlers/backfill';
 import { silentLogger } from '../../shared/logging';
 import { BadMessageError } from '../../shared/messages/envelope';
+import { readStatus } from '../../shared/status';
+import { CONTAINERS } from '../../shared/storage/clients';
+import { WatermarkStore } from '../../shared/storage/watermarkStore';
 import { REJECTED_CONTAINER } from '../../shared/writer/rejectedRecords';
 import {
   DAY,
@@ -373,6 +376,22 @@ describe('record limit, throttling, gone queries, budget, races, the function', 
     expect(large.contentType).toBe('Audit.Exchange');
     expect(large.reason).toMatch(/too large/);
     expect((large.record.auditData as typeof big).Padding).toHaveLength(big.Padding.length);
+
+    // `auditfeed status` counts them and says where they are.
+    const status = await readStatus({
+      tenants: [TENANT],
+      contentTypes: ['Audit.Exchange'],
+      watermarks: new WatermarkStore(stack.runtime.storage.blobs.getContainerClient(CONTAINERS.watermarks)),
+      backfills: stack.runtime.store,
+      queues: stack.runtime.storage.queues,
+      queueName: stack.config.queueName,
+      lagWarningSeconds: 3600,
+      now: sim.clock.now(),
+    });
+    expect(status.backfills.find((b) => b.from === from && b.to === to)).toMatchObject({ refused: 4 });
+    expect(status.problems.join('\n')).toMatch(
+      new RegExp(`${from} to ${to} refused 4 record\\(s\\) .*kept with its reason in the rejected container`),
+    );
 
     // Read again by another backfill of the same day: the same blobs, no new ones.
     const again = await runWithBadPage(['Audit.Exchange', 'Audit.General']);
