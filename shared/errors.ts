@@ -37,64 +37,74 @@ export class ConfigError extends AuditfeedError {
   }
 }
 
-export interface ManagementApiErrorDetails {
+export interface ApiRequestErrorDetails {
   /** HTTP status, or undefined when no response arrived (timeout, reset). */
   status?: number;
-  /** The service's error code, e.g. AF20022, or a network code such as ECONNRESET. */
+  /** The service's error code (AF20022, TooManyRequests), or a network code such as ECONNRESET. */
   serviceCode?: string;
   requestId?: string;
-  /** Method and URL without query secrets; never the token. */
+  /** Method and URL, query secrets left out; never the token. */
   request: string;
   retryable: boolean;
+  /** A throttling answer: the retry loop counts it, and waits its Retry-After (`retryAfterMs`, when sent). */
+  throttled?: boolean;
+  retryAfterMs?: number | undefined;
   cause?: unknown;
 }
 
-/** A Management Activity API call failed. Carries the service's AF code, the HTTP status and the request id. */
-export class ManagementApiError extends AuditfeedError {
+/** A call to one of the HTTP APIs auditfeed reads failed: the fields every API's error carries. */
+export class ApiRequestError extends AuditfeedError {
   readonly status: number | undefined;
   readonly serviceCode: string | undefined;
   readonly requestId: string | undefined;
   readonly request: string;
   readonly retryable: boolean;
+  readonly throttled: boolean;
+  readonly retryAfterMs: number | undefined;
 
-  constructor(message: string, details: ManagementApiErrorDetails, code = 'ManagementApiError') {
+  constructor(message: string, details: ApiRequestErrorDetails, code: string) {
     super(message, code, { cause: details.cause });
     this.status = details.status;
     this.serviceCode = details.serviceCode;
     this.requestId = details.requestId;
     this.request = details.request;
     this.retryable = details.retryable;
+    this.throttled = details.throttled ?? false;
+    this.retryAfterMs = details.retryAfterMs;
+  }
+}
+
+/** A Management Activity API call failed. Carries the service's AF code, the HTTP status and the request id. */
+export class ManagementApiError extends ApiRequestError {
+  constructor(message: string, details: ApiRequestErrorDetails, code = 'ManagementApiError') {
+    super(message, details, code);
   }
 }
 
 /** Throttled (403 AF429 or 429). `retryAfterMs` is set when the service sent Retry-After. */
 export class ThrottledError extends ManagementApiError {
-  constructor(
-    message: string,
-    details: ManagementApiErrorDetails,
-    readonly retryAfterMs: number | undefined,
-  ) {
-    super(message, details, 'Throttled');
+  constructor(message: string, details: ApiRequestErrorDetails, retryAfterMs: number | undefined) {
+    super(message, { ...details, throttled: true, retryAfterMs }, 'Throttled');
   }
 }
 
 /** AF20022 / AF20023: the content type has no enabled subscription; start it and try again. */
 export class SubscriptionNotEnabledError extends ManagementApiError {
-  constructor(message: string, details: ManagementApiErrorDetails) {
+  constructor(message: string, details: ApiRequestErrorDetails) {
     super(message, details, 'SubscriptionNotEnabled');
   }
 }
 
 /** AF20050 / AF20051: the content blob does not exist or has expired. Terminal for that blob: a gap. */
 export class ContentUnavailableError extends ManagementApiError {
-  constructor(message: string, details: ManagementApiErrorDetails) {
+  constructor(message: string, details: ApiRequestErrorDetails) {
     super(message, details, 'ContentUnavailable');
   }
 }
 
 /** The response arrived but does not have the documented shape. */
 export class MalformedResponseError extends ManagementApiError {
-  constructor(message: string, details: ManagementApiErrorDetails) {
+  constructor(message: string, details: ApiRequestErrorDetails) {
     super(message, details, 'MalformedResponse');
   }
 }

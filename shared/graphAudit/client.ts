@@ -1,26 +1,23 @@
-import http from 'node:http';
-import https from 'node:https';
-import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
+import type { AxiosResponse } from 'axios';
 import type { TokenCredential } from '@azure/identity';
 import { CLOUD_ENDPOINTS, type AuditLogQueryAvailability, type Cloud } from '../clouds';
 import type { AuditfeedConfig } from '../config';
-import { AbortedError, UntrustedUrlError } from '../errors';
-import { silentLogger, type Logger } from '../logging';
 import {
-  backoffDelay,
-  DEFAULT_RETRY,
-  parseRetryAfter,
-  type RetryOptions,
-} from '../managementApi/retryPolicy';
+  ApiTransport,
+  describeBody,
+  describeRequest,
+  type Checked,
+  type DetailsOf,
+} from '../http/apiTransport';
+import { silentLogger, type Logger } from '../logging';
+import type { RetryOptions } from '../managementApi/retryPolicy';
 import { AccessTokenCache, type TokenCacheOptions } from '../managementApi/tokenCache';
-import { sleep as realSleep } from '../sleep';
 import {
   GraphAuditError,
   GraphAuditUnavailableError,
   GraphMalformedResponseError,
   GraphPermissionError,
   GraphThrottledError,
-  type GraphAuditErrorDetails,
 } from './errors';
 import type {
   AuditLogCallOptions,
@@ -65,19 +62,6 @@ export interface GraphAuditClientStats {
 
 const QUERIES_PATH = '/v1.0/security/auditLog/queries';
 
-const NON_RETRYABLE_NETWORK_CODES = new Set([
-  'ERR_FR_MAX_CONTENT_LENGTH_EXCEEDED',
-  'ERR_BAD_OPTION',
-  'ERR_INVALID_URL',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'CERT_HAS_EXPIRED',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
-
-type Checked<T> = { ok: true; value: T } | { ok: false; problem: string };
-
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -92,38 +76,26 @@ export class GraphAuditClient implements AuditLogQueryApi {
   private readonly origin: string;
   private readonly scope: string;
   private readonly tokens = new Map<string, AccessTokenCache>();
-  private readonly retry: RetryOptions;
-  private readonly http: AxiosInstance;
-  private readonly agents: { http: http.Agent; https: https.Agent };
-  private readonly logger: Logger;
-  private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
-  private readonly now: () => number;
+  private readonly transport: ApiTransport;
 
   constructor(private readonly options: GraphAuditClientOptions) {
     this.origin = new URL(options.graphOrigin).origin;
     this.scope = options.scope ?? `${this.origin}/.default`;
-    this.retry = { maxRetries: 6, ...options.retry };
-    this.logger = options.logger ?? silentLogger;
-    this.sleep = options.sleep ?? realSleep;
-    this.now = options.now ?? Date.now;
-    this.agents = {
-      http: new http.Agent({ keepAlive: true }),
-      https: new https.Agent({
-        keepAlive: true,
-        ...(options.tlsCaPem !== undefined ? { ca: options.tlsCaPem } : {}),
-      }),
-    };
-    this.http = axios.create({
-      timeout: options.timeoutMs ?? 60_000,
-      // A redirect would carry the Authorization header to wherever it points.
-      maxRedirects: 0,
-      responseType: 'text',
-      transformResponse: [(data: unknown) => data],
-      validateStatus: () => true,
-      maxContentLength: options.maxResponseBytes ?? 64 * 1024 * 1024,
-      httpAgent: this.agents.http,
-      httpsAgent: this.agents.https,
-      headers: { Accept: 'application/json', 'User-Agent': 'auditfeed' },
+    this.transport = new ApiTransport({
+      origin: this.origin,
+      api: 'Microsoft Graph',
+      errors: {
+        failed: (message, details) => new GraphAuditError(message, details),
+        malformed: (message, details) => new GraphMalformedResponseError(message, details),
+      },
+      requestIdHeaders: ['request-id', 'client-request-id'],
+      retry: { maxRetries: 6, ...options.retry },
+      timeoutMs: options.timeoutMs ?? 60_000,
+      maxResponseBytes: options.maxResponseBytes ?? 64 * 1024 * 1024,
+      tlsCaPem: options.tlsCaPem,
+      logger: options.logger ?? silentLogger,
+      sleep: options.sleep,
+      now: options.now,
     });
   }
 
@@ -171,14 +143,13 @@ export class GraphAuditClient implements AuditLogQueryApi {
     const url = nextLink ?? `${this.origin}${QUERIES_PATH}/${encodeURIComponent(queryId)}/records`;
     const page = await this.send(tenantId, 'GET', url, checkRecordPage, options);
     // Checked on arrival too, so a caller that stores the link never stores one that leads elsewhere.
-    if (page.nextLink !== undefined) this.trustedUrl(page.nextLink);
+    if (page.nextLink !== undefined) this.transport.trustedUrl(page.nextLink);
     return page;
   }
 
   /** Closes pooled connections. */
   close(): void {
-    this.agents.http.destroy();
-    this.agents.https.destroy();
+    this.transport.close();
   }
 
   private tokenCache(tenantId: string): AccessTokenCache {
@@ -216,171 +187,60 @@ export class GraphAuditClient implements AuditLogQueryApi {
     rawUrl: string,
     check: (body: unknown) => Checked<T>,
     options: AuditLogCallOptions,
-    body?: unknown,
+    payload?: unknown,
   ): Promise<T> {
     this.checkAvailable();
     const signal = options.abortSignal;
-    const url = this.trustedUrl(rawUrl);
-    const tokens = this.tokenCache(tenantId);
-    let reauthenticated = false;
-    for (let retry = 0; ;) {
-      if (signal?.aborted) throw new AbortedError();
-      const token = await tokens.get();
-      try {
-        this.stats.requests++;
-        return await this.attempt(tenantId, method, url, token, check, signal, body);
-      } catch (e) {
-        if (!(e instanceof GraphAuditError)) throw e;
-        if (e instanceof GraphThrottledError) this.stats.throttled++;
-        if (e.status === 401 && !reauthenticated) {
-          // The token may have been revoked or expired early: one fresh token, then give up.
-          reauthenticated = true;
-          tokens.invalidate(token);
-          continue;
-        }
-        if (!e.retryable || retry >= this.retry.maxRetries) throw e;
-        const delay = this.delayFor(e, retry);
-        if (delay === undefined) throw e;
-        retry++;
-        this.stats.retries++;
-        this.logger.warn('Graph audit log query request failed; retrying', {
-          tenantId,
-          request: e.request,
-          status: e.status,
-          serviceCode: e.serviceCode,
-          requestId: e.requestId,
-          retry,
-          delayMs: Math.round(delay),
-        });
-        await this.sleep(delay, signal);
-      }
-    }
-  }
-
-  private delayFor(e: GraphAuditError, retry: number): number | undefined {
-    if (e instanceof GraphThrottledError && e.retryAfterMs !== undefined) {
-      const max = this.retry.maxRetryAfterMs ?? DEFAULT_RETRY.maxRetryAfterMs;
-      // Longer than the client waits (a daily limit): the caller decides, with retryAfterMs.
-      return e.retryAfterMs > max ? undefined : e.retryAfterMs;
-    }
-    return backoffDelay(retry, this.retry);
-  }
-
-  private async attempt<T>(
-    tenantId: string,
-    method: 'GET' | 'POST',
-    url: URL,
-    token: string,
-    check: (body: unknown) => Checked<T>,
-    signal: AbortSignal | undefined,
-    payload: unknown,
-  ): Promise<T> {
-    // Query strings (skip tokens) stay out of messages and logs.
-    const request = `${method} ${url.pathname}${url.search ? '?…' : ''}`;
-    let response: AxiosResponse<string>;
-    try {
-      response = await this.http.request<string>({
-        method,
-        url: url.toString(),
-        headers: {
-          Authorization: `Bearer ${token}`,
-          ...(payload !== undefined ? { 'Content-Type': 'application/json' } : {}),
-        },
-        ...(payload !== undefined ? { data: JSON.stringify(payload) } : {}),
-        ...(signal ? { signal } : {}),
-      });
-    } catch (e) {
-      throw this.networkError(e, request, signal);
-    }
-    const requestId =
-      headerValue(response.headers, 'request-id') ?? headerValue(response.headers, 'client-request-id');
-    const details = (retryable: boolean, serviceCode?: string): GraphAuditErrorDetails => ({
-      status: response.status,
-      request,
-      retryable,
-      ...(requestId !== undefined ? { requestId } : {}),
-      ...(serviceCode !== undefined ? { serviceCode } : {}),
+    const url = this.transport.trustedUrl(rawUrl);
+    const { value } = await this.transport.withRetries({
+      url,
+      tokens: this.tokenCache(tenantId),
+      signal,
+      count: (key) => this.stats[key]++,
+      retryMessage: 'Graph audit log query request failed; retrying',
+      logFields: { tenantId },
+      attempt: (token) =>
+        this.transport.requestJson({
+          method,
+          url,
+          token,
+          // Query strings (skip tokens) stay out of messages and logs.
+          request: describeRequest(method, url, true),
+          check,
+          statusError: (response, body, details) => this.statusError(tenantId, response, body, details),
+          signal,
+          payload,
+        }),
     });
+    return value;
+  }
 
-    let body: unknown;
-    let parseFailed = false;
-    try {
-      body = response.data === '' ? undefined : JSON.parse(response.data);
-    } catch {
-      parseFailed = true;
-    }
-
-    if (response.status >= 200 && response.status < 300) {
-      if (parseFailed) {
-        // A cut-off body is transient; retried a few times before it counts as malformed.
-        throw new GraphMalformedResponseError(
-          `${request} returned HTTP ${response.status} with a body that is not valid JSON (${describeBody(response.data)}).`,
-          details(true),
-        );
-      }
-      const checked = check(body);
-      if (!checked.ok) {
-        throw new GraphMalformedResponseError(
-          `${request} returned a response of unexpected shape: ${checked.problem}.`,
-          details(false),
-        );
-      }
-      return checked.value;
-    }
-
+  private statusError(
+    tenantId: string,
+    response: AxiosResponse<string>,
+    body: unknown,
+    details: DetailsOf,
+  ): GraphAuditError {
+    const { status } = response;
+    const { request, requestId } = details(false);
     const { code, message } = readGraphError(body);
+    const codeDetail = code !== undefined ? { serviceCode: code } : {};
     const text =
-      `${request} failed: HTTP ${response.status}${code ? ` ${code}` : ''}: ${message ?? describeBody(response.data)}` +
+      `${request} failed: HTTP ${status}${code ? ` ${code}` : ''}: ${message ?? describeBody(response.data)}` +
       (requestId ? ` (request-id ${requestId})` : '');
-    const retryAfter = parseRetryAfter(headerValue(response.headers, 'retry-after'), this.now());
-    if (response.status === 429 || (response.status === 503 && retryAfter !== undefined)) {
-      throw new GraphThrottledError(text, details(true, code), retryAfter);
+    const retryAfter = this.transport.retryAfter(response);
+    if (status === 429 || (status === 503 && retryAfter !== undefined)) {
+      return new GraphThrottledError(text, details(true, codeDetail), retryAfter);
     }
-    if (response.status === 403) {
-      throw new GraphPermissionError(
+    if (status === 403) {
+      return new GraphPermissionError(
         tenantId,
         message ?? describeBody(response.data),
-        details(false, code),
+        details(false, codeDetail),
         this.options.consent,
       );
     }
-    const retryable = response.status === 408 || response.status >= 500;
-    throw new GraphAuditError(text, details(retryable, code));
-  }
-
-  private networkError(e: unknown, request: string, signal: AbortSignal | undefined): Error {
-    if (signal?.aborted || axios.isCancel(e)) return new AbortedError();
-    const code =
-      (axios.isAxiosError(e) ? e.code : undefined) ?? (e as NodeJS.ErrnoException).code ?? 'NETWORK_ERROR';
-    const reason = e instanceof Error ? e.message : String(e);
-    if (/maxContentLength/.test(reason)) {
-      return new GraphAuditError(`${request} failed: the response is larger than allowed (${reason}).`, {
-        request,
-        serviceCode: 'ResponseTooLarge',
-        retryable: false,
-        cause: e,
-      });
-    }
-    return new GraphAuditError(`${request} failed without a response: ${reason} (${code}).`, {
-      request,
-      serviceCode: code,
-      retryable: !NON_RETRYABLE_NETWORK_CODES.has(code),
-      cause: e,
-    });
-  }
-
-  /** Parses a URL and refuses any origin but Graph's, before a token is attached. */
-  private trustedUrl(raw: string): URL {
-    let url: URL;
-    try {
-      url = new URL(raw);
-    } catch {
-      throw new UntrustedUrlError(raw, this.origin, 'Microsoft Graph');
-    }
-    if (url.origin !== this.origin || url.username !== '' || url.password !== '') {
-      throw new UntrustedUrlError(raw, this.origin, 'Microsoft Graph');
-    }
-    return url;
+    return new GraphAuditError(text, details(status === 408 || status >= 500, codeDetail));
   }
 }
 
@@ -454,14 +314,4 @@ function readGraphError(body: unknown): { code?: string; message?: string } {
     ...(typeof code === 'string' ? { code } : {}),
     ...(typeof message === 'string' ? { message } : {}),
   };
-}
-
-function headerValue(headers: AxiosResponse['headers'], name: string): string | undefined {
-  const v: unknown = headers[name];
-  return typeof v === 'string' && v !== '' ? v : undefined;
-}
-
-function describeBody(data: string): string {
-  if (data === '') return 'empty body';
-  return data.length > 200 ? `${data.slice(0, 200)}… (${data.length} bytes)` : data;
 }

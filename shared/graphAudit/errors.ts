@@ -1,36 +1,13 @@
-import { AuditfeedError } from '../errors';
+import { ApiRequestError, AuditfeedError, type ApiRequestErrorDetails } from '../errors';
 import type { AuditLogQuery } from './types';
 
 /** The application permission a backfill of every content type needs (docs/backfill-reference.md §1.4). */
 export const AUDIT_QUERY_PERMISSION = 'AuditLogsQuery.Read.All';
 
-export interface GraphAuditErrorDetails {
-  /** HTTP status, or undefined when no response arrived (timeout, reset). */
-  status?: number;
-  /** Graph's `error.code` (e.g. TooManyRequests), or a network code such as ECONNRESET. */
-  serviceCode?: string;
-  requestId?: string;
-  /** Method and path, query string left out; never the token. */
-  request: string;
-  retryable: boolean;
-  cause?: unknown;
-}
-
-/** A call to Microsoft Graph's audit log query API failed. */
-export class GraphAuditError extends AuditfeedError {
-  readonly status: number | undefined;
-  readonly serviceCode: string | undefined;
-  readonly requestId: string | undefined;
-  readonly request: string;
-  readonly retryable: boolean;
-
-  constructor(message: string, details: GraphAuditErrorDetails, code = 'GraphAuditError') {
-    super(message, code, { cause: details.cause });
-    this.status = details.status;
-    this.serviceCode = details.serviceCode;
-    this.requestId = details.requestId;
-    this.request = details.request;
-    this.retryable = details.retryable;
+/** A call to Microsoft Graph's audit log query API failed. `request` leaves the query string out. */
+export class GraphAuditError extends ApiRequestError {
+  constructor(message: string, details: ApiRequestErrorDetails, code = 'GraphAuditError') {
+    super(message, details, code);
   }
 }
 
@@ -39,12 +16,8 @@ export class GraphAuditError extends AuditfeedError {
  * Retry-After when it sent one: wait that long before the next submission (a daily limit can mean hours).
  */
 export class GraphThrottledError extends GraphAuditError {
-  constructor(
-    message: string,
-    details: GraphAuditErrorDetails,
-    readonly retryAfterMs: number | undefined,
-  ) {
-    super(message, details, 'GraphThrottled');
+  constructor(message: string, details: ApiRequestErrorDetails, retryAfterMs: number | undefined) {
+    super(message, { ...details, throttled: true, retryAfterMs }, 'GraphThrottled');
   }
 }
 
@@ -53,7 +26,7 @@ export class GraphPermissionError extends GraphAuditError {
   constructor(
     tenantId: string,
     serviceMessage: string,
-    details: GraphAuditErrorDetails,
+    details: ApiRequestErrorDetails,
     consent: { loginHost: string; clientId?: string | undefined } = {
       loginHost: 'https://login.microsoftonline.com',
     },
@@ -75,7 +48,7 @@ export class GraphPermissionError extends GraphAuditError {
 
 /** A success status whose body is not the documented JSON (cut off, wrong shape). */
 export class GraphMalformedResponseError extends GraphAuditError {
-  constructor(message: string, details: GraphAuditErrorDetails) {
+  constructor(message: string, details: ApiRequestErrorDetails) {
     super(message, details, 'GraphMalformedResponse');
   }
 }

@@ -1,23 +1,25 @@
-import http from 'node:http';
-import https from 'node:https';
 import type { Readable } from 'node:stream';
-import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
+import type { AxiosResponse } from 'axios';
 import type { TokenCredential } from '@azure/identity';
 import type { AuditRecord, ContentBlobRef, ContentType } from '../contentTypes';
 import {
-  AbortedError,
   ContentUnavailableError,
   MalformedResponseError,
   ManagementApiError,
-  type ManagementApiErrorDetails,
   SubscriptionNotEnabledError,
   ThrottledError,
-  UntrustedUrlError,
   redactQuery,
 } from '../errors';
+import {
+  ApiTransport,
+  describeBody,
+  describeRequest,
+  headerValue,
+  type Checked,
+  type DetailsOf,
+} from '../http/apiTransport';
 import { silentLogger, type Logger } from '../logging';
 import { MAX_BATCH_JSON_BYTES } from '../messages/envelope';
-import { sleep } from '../sleep';
 import { MAX_DOCUMENT_NESTING } from '../writer/nesting';
 import { RequestPacer } from './pacer';
 import { BlobBodyError, RecordSplitter, type BlobElement } from './recordSplitter';
@@ -26,10 +28,9 @@ import {
   checkSubscription,
   checkSubscriptionList,
   readServiceError,
-  type Checked,
   type SubscriptionState,
 } from './responses';
-import { backoffDelay, DEFAULT_RETRY, parseRetryAfter, type RetryOptions } from './retryPolicy';
+import type { RetryOptions } from './retryPolicy';
 import { AccessTokenCache, type TokenCacheOptions } from './tokenCache';
 
 export interface ManagementActivityClientOptions {
@@ -112,16 +113,6 @@ class HandlerError extends Error {
 }
 
 const RETRYABLE_SERVICE_CODES = new Set(['AF50000', 'AF50005', 'AF50006']);
-const NON_RETRYABLE_NETWORK_CODES = new Set([
-  'ERR_FR_MAX_CONTENT_LENGTH_EXCEEDED',
-  'ERR_BAD_OPTION',
-  'ERR_INVALID_URL',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'CERT_HAS_EXPIRED',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
 
 /**
  * Client of the Office 365 Management Activity API for one tenant: paced, retried, shape-checked, and
@@ -140,9 +131,7 @@ export class ManagementActivityClient {
   get requestsPerMinute(): number {
     return this.pacer.requestsPerMinute;
   }
-  private readonly retry: RetryOptions;
-  private readonly http: AxiosInstance;
-  private readonly agents: { http: http.Agent; https: https.Agent };
+  private readonly transport: ApiTransport;
   private readonly logger: Logger;
   private readonly recordLimits: { maxBytes: number; maxDepth: number };
   private readonly timeoutMs: number;
@@ -159,28 +148,22 @@ export class ManagementActivityClient {
       options.tokenCache,
     );
     this.pacer = options.pacer ?? new RequestPacer({ requestsPerMinute: options.requestsPerMinute ?? 1800 });
-    this.retry = { maxRetries: 6, ...options.retry };
     this.recordLimits = options.recordLimits ?? DEFAULT_RECORD_LIMITS;
     this.timeoutMs = options.timeoutMs ?? 60_000;
     this.logger = options.logger ?? silentLogger;
-    this.agents = {
-      http: new http.Agent({ keepAlive: true }),
-      https: new https.Agent({
-        keepAlive: true,
-        ...(options.tlsCaPem !== undefined ? { ca: options.tlsCaPem } : {}),
-      }),
-    };
-    this.http = axios.create({
-      timeout: this.timeoutMs,
-      // A redirect would carry the Authorization header to wherever it points.
-      maxRedirects: 0,
-      responseType: 'text',
-      transformResponse: [(data: unknown) => data],
-      validateStatus: () => true,
-      maxContentLength: options.maxResponseBytes ?? 16 * 1024 * 1024,
-      httpAgent: this.agents.http,
-      httpsAgent: this.agents.https,
-      headers: { Accept: 'application/json', 'User-Agent': 'auditfeed' },
+    this.transport = new ApiTransport({
+      origin: this.origin,
+      api: 'Management API',
+      errors: {
+        failed: (message, details) => new ManagementApiError(message, details),
+        malformed: (message, details) => new MalformedResponseError(message, details),
+      },
+      requestIdHeaders: ['request-id', 'x-ms-request-id'],
+      retry: { maxRetries: 6, ...options.retry },
+      timeoutMs: this.timeoutMs,
+      maxResponseBytes: options.maxResponseBytes ?? 16 * 1024 * 1024,
+      tlsCaPem: options.tlsCaPem,
+      logger: this.logger,
     });
   }
 
@@ -260,9 +243,15 @@ export class ManagementActivityClient {
     options: OperationOptions = {},
   ): Promise<BlobReadResult> {
     const progress: BlobReadResult = { elements: 0, records: 0, rejected: 0, bytes: 0 };
-    return this.withRetries('GET', contentUri, options, (url, token) =>
-      this.attemptStream(url, token, onElement, progress, options.signal),
-    );
+    try {
+      return await this.withRetries(contentUri, options, (url, token) =>
+        this.attemptStream(url, token, onElement, progress, options.signal),
+      );
+    } catch (e) {
+      // The caller's own error, as it threw it: never retried.
+      if (e instanceof HandlerError) throw e.inner;
+      throw e;
+    }
   }
 
   /** Fetches one content blob whole: its records. For small blobs and tests; the collector streams. */
@@ -288,8 +277,7 @@ export class ManagementActivityClient {
 
   /** Closes pooled connections. */
   close(): void {
-    this.agents.http.destroy();
-    this.agents.https.destroy();
+    this.transport.close();
   }
 
   private send<T>(
@@ -298,128 +286,40 @@ export class ManagementActivityClient {
     check: (body: unknown) => Checked<T>,
     options: OperationOptions,
   ): Promise<Sent<T>> {
-    return this.withRetries(method, rawUrl, options, (url, token) =>
-      this.attempt(method, url, token, check, options.signal),
+    return this.withRetries(rawUrl, options, (url, token) =>
+      this.transport.requestJson({
+        method,
+        url,
+        token,
+        request: describeRequest(method, url, false),
+        check,
+        statusError: (response, body, details) => this.statusError(response, body, details),
+        signal: options.signal,
+      }),
     );
   }
 
   /** Paces, authenticates and retries one operation (throttling, 5xx, network, one fresh token on 401). */
-  private async withRetries<T>(
-    method: 'GET' | 'POST',
+  private withRetries<T>(
     rawUrl: string,
     options: OperationOptions,
     attempt: (url: URL, token: string) => Promise<T>,
   ): Promise<T> {
-    const { signal } = options;
-    const count = (key: keyof ClientStats): void => {
-      this.stats[key]++;
-      if (options.stats) options.stats[key]++;
-    };
     const url = this.trustedUrl(rawUrl);
-    let reauthenticated = false;
-    for (let retry = 0; ;) {
-      if (signal?.aborted) throw new AbortedError();
-      await this.pacer.acquire(signal);
-      const token = await this.tokens.get();
-      try {
-        count('requests');
-        return await attempt(url, token);
-      } catch (e) {
-        if (e instanceof HandlerError) throw e.inner;
-        if (!(e instanceof ManagementApiError)) throw e;
-        if (e instanceof ThrottledError) count('throttled');
-        if (e.status === 401 && !reauthenticated) {
-          // The token may have been revoked or expired early: one fresh token, then give up.
-          reauthenticated = true;
-          this.tokens.invalidate(token);
-          continue;
-        }
-        if (!e.retryable || retry >= Math.min(this.retry.maxRetries, options.maxRetries ?? Infinity)) throw e;
-        const delay = this.delayFor(e, retry);
-        if (delay === undefined) throw e;
-        retry++;
-        count('retries');
-        this.logger.warn('Management API request failed; retrying', {
-          tenantId: this.tenantId,
-          request: e.request,
-          status: e.status,
-          serviceCode: e.serviceCode,
-          requestId: e.requestId,
-          retry,
-          delayMs: Math.round(delay),
-        });
-        await sleep(delay, signal);
-      }
-    }
-  }
-
-  private delayFor(e: ManagementApiError, retry: number): number | undefined {
-    if (e instanceof ThrottledError && e.retryAfterMs !== undefined) {
-      const max = this.retry.maxRetryAfterMs ?? DEFAULT_RETRY.maxRetryAfterMs;
-      return e.retryAfterMs > max ? undefined : e.retryAfterMs;
-    }
-    return backoffDelay(retry, this.retry);
-  }
-
-  private async attempt<T>(
-    method: 'GET' | 'POST',
-    url: URL,
-    token: string,
-    check: (body: unknown) => Checked<T>,
-    signal: AbortSignal | undefined,
-  ): Promise<Sent<T>> {
-    const request = `${method} ${url.pathname}${url.search}`;
-    let response: AxiosResponse<string>;
-    try {
-      response = await this.http.request<string>({
-        method,
-        url: url.toString(),
-        headers: { Authorization: `Bearer ${token}` },
-        ...(signal ? { signal } : {}),
-      });
-    } catch (e) {
-      throw this.networkError(e, request, signal);
-    }
-
-    const requestId =
-      headerValue(response.headers, 'request-id') ?? headerValue(response.headers, 'x-ms-request-id');
-    const details = (
-      retryable: boolean,
-      extra: Partial<ManagementApiErrorDetails> = {},
-    ): ManagementApiErrorDetails => ({
-      status: response.status,
-      request,
-      retryable,
-      ...(requestId !== undefined ? { requestId } : {}),
-      ...extra,
+    return this.transport.withRetries({
+      url,
+      tokens: this.tokens,
+      signal: options.signal,
+      maxRetries: options.maxRetries,
+      beforeAttempt: () => this.pacer.acquire(options.signal),
+      count: (key) => {
+        this.stats[key]++;
+        if (options.stats) options.stats[key]++;
+      },
+      retryMessage: 'Management API request failed; retrying',
+      logFields: { tenantId: this.tenantId },
+      attempt: (token) => attempt(url, token),
     });
-
-    let body: unknown;
-    let parseFailed = false;
-    try {
-      body = response.data === '' ? undefined : JSON.parse(response.data);
-    } catch {
-      parseFailed = true;
-    }
-
-    if (response.status >= 200 && response.status < 300) {
-      if (parseFailed) {
-        // A cut-off body is transient; retry a few times before calling the response malformed.
-        throw new MalformedResponseError(
-          `${request} returned HTTP ${response.status} with a body that is not valid JSON (${describeBody(response.data)}).`,
-          details(true),
-        );
-      }
-      const checked = check(body);
-      if (!checked.ok) {
-        throw new MalformedResponseError(
-          `${request} returned a response of unexpected shape: ${checked.problem}.`,
-          details(false),
-        );
-      }
-      return { value: checked.value, headers: response.headers };
-    }
-    throw this.statusError(response, body, request, details);
   }
 
   private async attemptStream(
@@ -429,10 +329,10 @@ export class ManagementActivityClient {
     progress: BlobReadResult,
     signal: AbortSignal | undefined,
   ): Promise<BlobReadResult> {
-    const request = `GET ${url.pathname}${url.search}`;
+    const request = describeRequest('GET', url, false);
     let response: AxiosResponse<Readable>;
     try {
-      response = await this.http.request<Readable>({
+      response = await this.transport.http.request<Readable>({
         method: 'GET',
         url: url.toString(),
         headers: { Authorization: `Bearer ${token}` },
@@ -442,17 +342,10 @@ export class ManagementActivityClient {
         ...(signal ? { signal } : {}),
       });
     } catch (e) {
-      throw this.networkError(e, request, signal);
+      throw this.transport.networkError(e, request, signal);
     }
     const stream = response.data;
-    const requestId =
-      headerValue(response.headers, 'request-id') ?? headerValue(response.headers, 'x-ms-request-id');
-    const details = (retryable: boolean): ManagementApiErrorDetails => ({
-      status: response.status,
-      request,
-      retryable,
-      ...(requestId !== undefined ? { requestId } : {}),
-    });
+    const details = this.transport.detailsOf(response, request);
 
     if (response.status < 200 || response.status >= 300) {
       const text = await readBounded(stream, 64 * 1024).catch(() => '');
@@ -462,10 +355,7 @@ export class ManagementActivityClient {
       } catch {
         body = undefined;
       }
-      throw this.statusError({ ...response, data: text }, body, request, (retryable, extra = {}) => ({
-        ...details(retryable),
-        ...extra,
-      }));
+      throw this.statusError({ ...response, data: text }, body, details);
     }
 
     // Elements handed over by an earlier, cut-off attempt are skipped: a blob's content does not change.
@@ -510,7 +400,7 @@ export class ManagementActivityClient {
           details(e.truncated),
         );
       }
-      throw this.networkError(e, request, signal);
+      throw this.transport.networkError(e, request, signal);
     } finally {
       clearTimeout(idle);
       stream.destroy();
@@ -522,19 +412,18 @@ export class ManagementActivityClient {
   private statusError(
     response: AxiosResponse<string>,
     body: unknown,
-    request: string,
-    details: (retryable: boolean, extra?: Partial<ManagementApiErrorDetails>) => ManagementApiErrorDetails,
+    details: DetailsOf,
   ): ManagementApiError {
     const { status } = response;
+    const { request, requestId } = details(false);
     const { code, message } = readServiceError(body);
     const codeDetail = code !== undefined ? { serviceCode: code } : {};
     const text =
       `${request} failed: HTTP ${status}${code ? ` ${code}` : ''}: ${message ?? describeBody(response.data)}` +
-      (details(false).requestId ? ` (request-id ${details(false).requestId})` : '');
+      (requestId ? ` (request-id ${requestId})` : '');
 
     if (status === 429 || code === 'AF429') {
-      const retryAfter = parseRetryAfter(headerValue(response.headers, 'retry-after'));
-      return new ThrottledError(text, details(true, codeDetail), retryAfter);
+      return new ThrottledError(text, details(true, codeDetail), this.transport.retryAfter(response));
     }
     if (code === 'AF20022' || code === 'AF20023') {
       return new SubscriptionNotEnabledError(text, details(false, codeDetail));
@@ -551,39 +440,9 @@ export class ManagementActivityClient {
     return new ManagementApiError(text, details(retryable, codeDetail));
   }
 
-  private networkError(e: unknown, request: string, signal: AbortSignal | undefined): Error {
-    if (signal?.aborted || axios.isCancel(e)) return new AbortedError();
-    const code =
-      (axios.isAxiosError(e) ? e.code : undefined) ?? (e as NodeJS.ErrnoException).code ?? 'NETWORK_ERROR';
-    const reason = e instanceof Error ? e.message : String(e);
-    // axios reports a body over maxContentLength as ERR_BAD_RESPONSE: it will be as big next time.
-    if (/maxContentLength/.test(reason)) {
-      return new ManagementApiError(`${request} failed: the response is larger than allowed (${reason}).`, {
-        request,
-        serviceCode: 'ResponseTooLarge',
-        retryable: false,
-        cause: e,
-      });
-    }
-    return new ManagementApiError(`${request} failed without a response: ${reason} (${code}).`, {
-      request,
-      serviceCode: code,
-      retryable: !NON_RETRYABLE_NETWORK_CODES.has(code),
-      cause: e,
-    });
-  }
-
   /** Parses a URL and refuses any origin but the API's, before a token is attached. */
   private trustedUrl(raw: string): URL {
-    let url: URL;
-    try {
-      url = new URL(raw);
-    } catch {
-      throw new UntrustedUrlError(raw, this.origin);
-    }
-    if (url.origin !== this.origin || url.username !== '' || url.password !== '') {
-      throw new UntrustedUrlError(raw, this.origin);
-    }
+    const url = this.transport.trustedUrl(raw);
     url.searchParams.set('PublisherIdentifier', this.publisherId);
     return url;
   }
@@ -595,11 +454,6 @@ export function formatTime(d: Date): string {
     throw new RangeError(`Listing times are whole seconds; got ${d.toISOString()}.`);
   }
   return d.toISOString().slice(0, 19);
-}
-
-function headerValue(headers: AxiosResponse['headers'], name: string): string | undefined {
-  const v: unknown = headers[name];
-  return typeof v === 'string' && v !== '' ? v : undefined;
 }
 
 /** The body was silent for longer than the request timeout. */
@@ -620,9 +474,4 @@ async function readBounded(stream: Readable, max: number): Promise<string> {
     if (size >= max) break;
   }
   return Buffer.concat(parts).toString('utf8');
-}
-
-function describeBody(data: string): string {
-  if (data === '') return 'empty body';
-  return data.length > 200 ? `${data.slice(0, 200)}… (${data.length} bytes)` : data;
 }

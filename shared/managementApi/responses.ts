@@ -1,10 +1,10 @@
 import type { ContentBlobRef, ContentType } from '../contentTypes';
+import type { Checked } from '../http/apiTransport';
 
 /**
  * Shape checks for the documented responses. Each returns an error description, or the typed value;
  * the client turns a description into a MalformedResponseError naming the request.
  */
-export type Checked<T> = { ok: true; value: T } | { ok: false; problem: string };
 
 const ok = <T>(value: T): Checked<T> => ({ ok: true, value });
 const bad = <T>(problem: string): Checked<T> => ({ ok: false, problem });

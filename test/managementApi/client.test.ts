@@ -4,6 +4,7 @@ import { startSimulator, type Simulator } from '../../scripts/simulator';
 import { CLOUD_ENDPOINTS, CLOUDS } from '../../shared/clouds';
 import {
   AbortedError,
+  ApiRequestError,
   AuthenticationError,
   ContentUnavailableError,
   MalformedResponseError,
@@ -240,7 +241,9 @@ describe('ManagementActivityClient against the simulator', () => {
       .fetchContent(blob.contentUri)
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ThrottledError);
-    expect(error).toMatchObject({ status: 429, retryAfterMs: 600_000 });
+    // The error base both API clients share: the fields their retry loop reads.
+    expect(error).toBeInstanceOf(ApiRequestError);
+    expect(error).toMatchObject({ status: 429, retryAfterMs: 600_000, throttled: true, code: 'Throttled' });
   });
 
   it('retries 5xx, timeouts, resets and truncated bodies, then succeeds', async () => {
