@@ -251,6 +251,7 @@ export function graphAuditClientFromConfig(
   extra: Partial<GraphAuditClientOptions> = {},
 ): GraphAuditClient {
   const { endpoints } = config;
+  const { retry, ...rest } = extra;
   return new GraphAuditClient({
     graphOrigin: endpoints.graphOrigin,
     // The cloud's Graph resource even when the simulator stands in for its host.
@@ -259,10 +260,11 @@ export function graphAuditClientFromConfig(
     cloud: config.cloud,
     availability: endpoints.auditLogQuery,
     consent: { loginHost: endpoints.loginHost, clientId: config.auth.clientId },
-    retry: { maxRetries: config.http.maxRetries },
     timeoutMs: config.http.timeoutMs,
     ...(endpoints.tlsCaPem !== undefined ? { tlsCaPem: endpoints.tlsCaPem } : {}),
-    ...extra,
+    ...rest,
+    // Merged, so a caller's retry setting (maxRetryAfterMs) keeps the configured maxRetries.
+    retry: { maxRetries: config.http.maxRetries, ...retry },
   });
 }
 

@@ -156,6 +156,8 @@ export class ApiTransport {
   async withRetries<T>(op: RetriedOperation<T>): Promise<T> {
     const { signal } = op;
     const maxRetries = Math.min(this.retry.maxRetries, op.maxRetries ?? Infinity);
+    const throttleBudget = this.retry.maxThrottleWaitMs ?? Infinity;
+    let throttleWaited = 0;
     let reauthenticated = false;
     for (let retry = 0; ;) {
       if (signal?.aborted) throw new AbortedError();
@@ -176,6 +178,10 @@ export class ApiTransport {
         if (!e.retryable || retry >= maxRetries) throw e;
         const delay = this.delayFor(e, retry);
         if (delay === undefined) throw e;
+        if (e.throttled) {
+          if (throttleWaited + delay > throttleBudget) throw e;
+          throttleWaited += delay;
+        }
         retry++;
         op.count('retries');
         this.o.logger.warn(op.retryMessage, {

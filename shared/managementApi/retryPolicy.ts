@@ -7,6 +7,12 @@ export interface RetryOptions {
   maxDelayMs?: number;
   /** A Retry-After longer than this is not waited for: the error goes to the caller. Default 120 s. */
   maxRetryAfterMs?: number;
+  /**
+   * Total wait for throttling (Retry-After or back-off) within one call; a throttled answer whose wait would
+   * pass it goes to the caller at once, with its retryAfterMs (a caller holding a lease waits in pieces).
+   * Default: no limit.
+   */
+  maxThrottleWaitMs?: number;
   random?: () => number;
 }
 

@@ -5,7 +5,7 @@ import { startSimulator, type Simulator } from '../../scripts/simulator';
 import { ManagementCredentials } from '../../shared/auth/credentials';
 import { CLOUD_ENDPOINTS, CLOUDS } from '../../shared/clouds';
 import { loadConfig, type AuditfeedConfig } from '../../shared/config';
-import { AbortedError, ConfigError, UntrustedUrlError } from '../../shared/errors';
+import { AbortedError, ApiRequestError, ConfigError, UntrustedUrlError } from '../../shared/errors';
 import { GraphAuditClient, graphAuditClientFromConfig } from '../../shared/graphAudit/client';
 import {
   AUDIT_QUERY_PERMISSION,
@@ -291,6 +291,66 @@ describe('GraphAuditClient against the simulator', () => {
     sim.faults.add({ route: 'graphQuery', action: { kind: 'error', status: 503, retryAfterSeconds: 4 } });
     expect((await client.getQuery(TENANT, q.id)).id).toBe(q.id);
     expect(slept).toEqual([4_000]);
+  });
+
+  it('hands the caller a Retry-After past maxRetryAfterMs, and throttling past maxThrottleWaitMs, unwaited', async () => {
+    // As the backfill would set them, over the configured settings (AUDITFEED_MAX_RETRIES=3 above).
+    const client = graphAuditClientFromConfig(
+      config,
+      new ManagementCredentials(config.auth, config.endpoints),
+      {
+        sleep: (ms) => {
+          slept.push(ms);
+          sim.clock.advance(ms);
+          return Promise.resolve();
+        },
+        retry: { maxRetryAfterMs: 60_000, maxThrottleWaitMs: 100_000, random: () => 0 },
+      },
+    );
+    clients.push(client);
+    const creates = (): number => sim.truth.requests.filter((r) => r.route === 'graphQueries').length;
+
+    // 10 minutes: more than the client may wait in one go, so the caller gets it at once.
+    sim.faults.add({
+      route: 'graphQueries',
+      action: { kind: 'throttle', shape: '429', retryAfterSeconds: 600 },
+    });
+    const long = await expectError(client.createQuery(TENANT, range), GraphThrottledError);
+    expect(long).toBeInstanceOf(ApiRequestError);
+    expect(long).toMatchObject({
+      status: 429,
+      retryAfterMs: 600_000,
+      throttled: true,
+      code: 'GraphThrottled',
+    });
+    expect(slept).toEqual([]);
+    expect(creates()).toBe(1);
+
+    // 40 s each: waited twice (80 s), the third would pass the 100 s budget of the call.
+    sim.faults.add({
+      route: 'graphQueries',
+      times: 3,
+      action: { kind: 'throttle', shape: '429', retryAfterSeconds: 40 },
+    });
+    const spent = await expectError(client.createQuery(TENANT, range), GraphThrottledError);
+    expect(spent.retryAfterMs).toBe(40_000);
+    expect(slept).toEqual([40_000, 40_000]);
+    expect(creates()).toBe(4);
+
+    // The budget is per call: the next call waits again, and gets through.
+    sim.faults.add({
+      route: 'graphQueries',
+      action: { kind: 'throttle', shape: '429', retryAfterSeconds: 40 },
+    });
+    slept = [];
+    expect((await client.createQuery(TENANT, range)).status).toBe('notStarted');
+    expect(slept).toEqual([40_000]);
+
+    // A retry setting passed in keeps the configured maxRetries (3), not the client's default 6.
+    slept = [];
+    sim.faults.add({ route: 'graphQueries', times: Infinity, action: { kind: 'error', status: 500 } });
+    await expectError(client.createQuery(TENANT, range), GraphAuditError);
+    expect(slept).toEqual([500, 1000, 2000]);
   });
 
   it('throttles for real: the simulator’s concurrent-query limit answers 429 and the client waits for the slot', async () => {
