@@ -1,4 +1,5 @@
 import { CONTENT_TYPES, type AuditRecord, type ContentType } from '../contentTypes';
+import { AuditfeedError } from '../errors';
 import { Batcher, type BatchSink } from '../messages/batcher';
 import type { Compression } from '../messages/envelope';
 
@@ -24,9 +25,32 @@ export interface RecordSenderStats {
 }
 
 /**
+ * Flushing failed for more than one content type; each one's error is in `failures` (the first is the
+ * cause). The message names each error once, with the content types it stopped.
+ */
+export class RecordSenderFlushError extends AuditfeedError {
+  constructor(readonly failures: ReadonlyArray<{ contentType: ContentType; error: unknown }>) {
+    const byError = new Map<string, ContentType[]>();
+    for (const f of failures) {
+      const text = describe(f.error);
+      byError.set(text, [...(byError.get(text) ?? []), f.contentType]);
+    }
+    super(
+      `Sending pending records failed for ${failures.length} content types: ` +
+        [...byError].map(([text, types]) => `${text} (${types.join(', ')})`).join('; ') +
+        '. Their records stay pending; the next flush sends them again.',
+      'RecordSenderFlushFailed',
+      { cause: failures[0]?.error },
+    );
+  }
+}
+
+/**
  * Sends backfilled records into the live feed's batch queue, so the existing writer stores each as the
- * same document the collector would (same id and partition key; upserts make a re-send harmless). One
- * Batcher per content type, because a queue message carries one content type.
+ * same document the collector would (same id and partition key). Its messages ask the writer to create
+ * documents only (`write: 'create'`): a record the live feed already stored is left as it is (the live
+ * record is authoritative, and rewriting it would reset its TTL and replicate it again), and a re-send is
+ * harmless. One Batcher per content type, because a queue message carries one content type.
  *
  * Failure contract is the Batcher's: an add that rejects did not accept its record (RecordTooLargeError and
  * RecordNotSerialisableError leave the sender unchanged, so the caller can refuse that record and go on);
@@ -60,10 +84,23 @@ export class RecordSender {
     return this.batcherFor(contentType).add(record, this.options.source);
   }
 
-  /** Sends everything pending, for every content type (before progress that depends on it is saved). */
+  /**
+   * Sends everything pending, for every content type (before progress that depends on it is saved). One
+   * content type failing does not hold back the others: all are flushed, then the one error is thrown, or
+   * RecordSenderFlushError when several failed. What failed stays pending for the next flush.
+   */
   async flush(): Promise<void> {
-    // Sequential: the first failure stops the flush, and the next flush retries what is still pending.
-    for (const batcher of this.batchers.values()) await batcher.flush();
+    const failures: Array<{ contentType: ContentType; error: unknown }> = [];
+    // Sequential: one content type's messages at a time keep the queue load as before.
+    for (const [contentType, batcher] of this.batchers) {
+      try {
+        await batcher.flush();
+      } catch (error) {
+        failures.push({ contentType, error });
+      }
+    }
+    if (failures.length === 1) throw failures[0]!.error;
+    if (failures.length > 1) throw new RecordSenderFlushError(failures);
   }
 
   private batcherFor(contentType: ContentType): Batcher {
@@ -73,6 +110,7 @@ export class RecordSender {
         tenantId: this.options.tenantId,
         contentType,
         sink: this.options.sink,
+        write: 'create',
         ...(this.options.compression ? { compression: this.options.compression } : {}),
         ...(this.options.maxMessageBytes ? { maxMessageBytes: this.options.maxMessageBytes } : {}),
       });
@@ -80,4 +118,11 @@ export class RecordSender {
     }
     return batcher;
   }
+}
+
+/** An error's first line (storage errors append RequestId and Time lines) and its code, if it has one. */
+function describe(error: unknown): string {
+  const line = (error instanceof Error ? error.message : String(error)).split('\n')[0]!.trim();
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code !== '' ? `${code}: ${line}` : line;
 }

@@ -11,6 +11,7 @@ import {
   type BlobPointer,
   type Compression,
   type Envelope,
+  type WriteMode,
 } from './envelope';
 
 /** Where finished batches go: the queue, and claim-check blobs for what cannot fit in a message. */
@@ -30,6 +31,11 @@ export interface BatcherOptions {
    */
   maxBatchJsonBytes?: number;
   compression?: Compression;
+  /**
+   * How the writer stores these records: `create` leaves documents already stored untouched (backfill and
+   * import); default `upsert` (the live feed), which the envelope then leaves out.
+   */
+  write?: WriteMode;
   newId?: () => string;
 }
 
@@ -300,6 +306,7 @@ export class Batcher {
       count: slice.length,
       enc: this.compression,
       data: compressed.toString('base64'),
+      ...(this.options.write === 'create' ? { write: 'create' as const } : {}),
     };
     return { text: encodeEnvelope(envelope), envelope, compressed };
   }

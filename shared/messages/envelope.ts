@@ -22,6 +22,13 @@ export const MAX_BATCH_JSON_BYTES = 16 * 1024 * 1024;
 
 export type Compression = 'br' | 'gzip';
 
+/**
+ * How the writer stores a batch's documents. `upsert` (the live feed): the record replaces what is stored.
+ * `create` (backfill and import): a document already stored — by the live feed or an earlier send — is
+ * left exactly as it is, so a backfill never resets its TTL or emits a change-feed event for it.
+ */
+export type WriteMode = 'upsert' | 'create';
+
 export interface BlobPointer {
   container: string;
   name: string;
@@ -40,6 +47,16 @@ export interface Envelope {
   data?: string;
   /** Claim check: the blob holds the compressed batch. */
   blob?: BlobPointer;
+  /**
+   * Optional, so messages of collectors that predate it still read as upserts; a writer that predates it
+   * ignores it and upserts (the old behaviour). The Batcher only ever sets `create`.
+   */
+  write?: WriteMode;
+}
+
+/** The envelope's write mode; absent means upsert. */
+export function writeModeOf(envelope: Envelope): WriteMode {
+  return envelope.write ?? 'upsert';
 }
 
 export interface Batch {
@@ -201,6 +218,8 @@ function decodeV1(e: Record<string, unknown>): Envelope {
     typeof blob.name === 'string' &&
     typeof blob.bytes === 'number';
   if ((typeof e.data === 'string') === hasBlob) problems.push('exactly one of data or blob');
+  // An unknown mode fails rather than upserts: it may come from a newer collector asking for less.
+  if (e.write !== undefined && e.write !== 'upsert' && e.write !== 'create') problems.push('write');
   if (problems.length > 0) {
     throw new BadMessageError(`Message envelope is missing or has invalid: ${problems.join(', ')}.`);
   }

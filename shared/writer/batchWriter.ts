@@ -3,8 +3,15 @@ import pLimit from 'p-limit';
 import type { AuditRecord, ContentType } from '../contentTypes';
 import { AuditfeedError } from '../errors';
 import type { Logger } from '../logging';
-import { decodeEnvelope, unpackBatch, type Envelope, type UnpackedBatch } from '../messages/envelope';
-import { bulkUpsert, type ThrottleOptions } from './bulkUpsert';
+import {
+  decodeEnvelope,
+  unpackBatch,
+  writeModeOf,
+  type Envelope,
+  type UnpackedBatch,
+  type WriteMode,
+} from '../messages/envelope';
+import { bulkUpsert, type BulkUpsertResult, type ThrottleOptions } from './bulkUpsert';
 import type { ClaimCheckStore } from './claimChecks';
 import {
   documentBytesBound,
@@ -32,8 +39,13 @@ export interface WriteResult {
   contentType: ContentType;
   /** Records in the batch. */
   records: number;
-  /** Documents upserted (full documents and oversize stubs). */
+  /** Documents upserted, or created in `create` mode (full documents and oversize stubs). */
   written: number;
+  /**
+   * `create` mode (backfill, import): records whose document was already stored — by the live feed, an
+   * earlier send, or an earlier attempt of this message — and was left untouched. Always 0 for upserts.
+   */
+  alreadyStored: number;
   /** Records refused (no Id / CreationTime) and kept in the rejected container. */
   rejected: number;
   /** Records stored whole in a blob, with a stub document. */
@@ -95,6 +107,7 @@ export class BatchWriter {
         tenantId: envelope.tenantId,
         contentType: envelope.contentType,
         claimCheck: envelope.blob ? `${envelope.blob.container}/${envelope.blob.name}` : undefined,
+        write: writeModeOf(envelope),
       });
       const batch = await this.loadBatch(envelope);
       if (batch === undefined) {
@@ -177,36 +190,31 @@ export class BatchWriter {
       documentBytesBound(batch.jsonBytes) > this.threshold
         ? entries.filter((m) => serializedBytes(m.document) > this.threshold)
         : [];
-    const documents = await this.withOversizeStubs(entries, oversize, result);
+    const write = writeModeOf(envelope);
+    const documents = await this.withOversizeStubs(entries, oversize, result, write);
 
-    const upserted = await bulkUpsert(this.options.container, documents, {
-      batchId,
-      logger: this.options.logger,
-      ...(this.options.throttle ? { throttle: this.options.throttle } : {}),
-    });
-    result.written += upserted.written;
-    result.throttledRetries += upserted.throttledRetries;
-    result.requestCharge += upserted.requestCharge;
-
-    if (upserted.tooLarge.length > 0) {
-      // Cosmos measured a document as too large that our estimate let through: same path, second pass.
-      const tooLarge = new Set(upserted.tooLarge.map((d) => `${d.pk}\u0000${d.id}`));
-      const again = entries.filter((m) => tooLarge.has(`${m.document.pk}\u0000${m.document.id}`));
-      const stubs = await this.withOversizeStubs(again, again, result);
-      const second = await bulkUpsert(this.options.container, stubs, {
+    const bulk = (docs: AuditDocument[]) =>
+      bulkUpsert(this.options.container, docs, {
         batchId,
+        write,
         logger: this.options.logger,
         ...(this.options.throttle ? { throttle: this.options.throttle } : {}),
       });
+    const first = await bulk(documents);
+    addCounts(result, first);
+
+    if (first.tooLarge.length > 0) {
+      // Cosmos measured a document as too large that our estimate let through: same path, second pass.
+      const tooLarge = new Set(first.tooLarge.map((d) => `${d.pk}\u0000${d.id}`));
+      const again = entries.filter((m) => tooLarge.has(`${m.document.pk}\u0000${m.document.id}`));
+      const second = await bulk(await this.withOversizeStubs(again, again, result, write));
       if (second.tooLarge.length > 0) {
         throw new AuditfeedError(
           `Batch ${batchId}: Cosmos DB refused ${second.tooLarge.length} oversize stub documents as too large.`,
           'OversizeStubTooLarge',
         );
       }
-      result.written += second.written;
-      result.throttledRetries += second.throttledRetries;
-      result.requestCharge += second.requestCharge;
+      addCounts(result, second);
     }
 
     if (envelope.blob) {
@@ -217,13 +225,26 @@ export class BatchWriter {
     return result;
   }
 
-  /** Stores each oversize record whole and returns the documents to upsert, stubs in place of those records. */
+  /**
+   * Stores each oversize record whole and returns the documents to write, stubs in place of those records.
+   * In `create` mode an oversize record whose document is already stored is dropped first (counted as
+   * already stored): its blob belongs to whoever stored that document and must not be overwritten.
+   */
   private async withOversizeStubs(
     entries: Mapped[],
     oversize: Mapped[],
     result: WriteResult,
+    write: WriteMode,
   ): Promise<AuditDocument[]> {
     if (oversize.length === 0) return entries.map((m) => m.document);
+    if (write === 'create') {
+      const stored = await this.alreadyStored(oversize, result);
+      if (stored.size > 0) {
+        result.alreadyStored += stored.size;
+        entries = entries.filter((m) => !stored.has(m));
+        oversize = oversize.filter((m) => !stored.has(m));
+      }
+    }
     const stubs = new Map<Mapped, AuditDocument>();
     await Promise.all(
       oversize.map((m) =>
@@ -247,6 +268,33 @@ export class BatchWriter {
     );
     result.oversize += oversize.length;
     return entries.map((m) => stubs.get(m) ?? m.document);
+  }
+
+  /** Which of these records already have a document (point reads: oversize records are few). */
+  private async alreadyStored(records: Mapped[], result: WriteResult): Promise<Set<Mapped>> {
+    const stored = new Set<Mapped>();
+    await Promise.all(
+      records.map((m) =>
+        this.limit(async () => {
+          const { id, pk } = m.document;
+          let response;
+          try {
+            response = await this.options.container.item(id, pk).read();
+          } catch (e) {
+            throw new CosmosWriteError(
+              `Batch ${result.batchId}: could not read document ${id} (partition ${pk}) to check whether it is ` +
+                `already stored before saving its oversize record: ${(e as Error).message}; the message will be retried.`,
+              [{ id, pk, status: (e as { code?: number }).code }],
+              'CosmosWriteFailed',
+              e,
+            );
+          }
+          result.requestCharge += response.requestCharge ?? 0;
+          if (response.resource !== undefined) stored.add(m);
+        }),
+      ),
+    );
+    return stored;
   }
 
   private async reject(
@@ -291,6 +339,7 @@ function emptyResult(envelope: Envelope): WriteResult {
     contentType: envelope.contentType,
     records: envelope.count,
     written: 0,
+    alreadyStored: 0,
     rejected: 0,
     oversize: 0,
     duplicates: 0,
@@ -298,4 +347,11 @@ function emptyResult(envelope: Envelope): WriteResult {
     requestCharge: 0,
     claimCheck: 'none',
   };
+}
+
+function addCounts(result: WriteResult, bulk: BulkUpsertResult): void {
+  result.written += bulk.written;
+  result.alreadyStored += bulk.alreadyStored;
+  result.throttledRetries += bulk.throttledRetries;
+  result.requestCharge += bulk.requestCharge;
 }

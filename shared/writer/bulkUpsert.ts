@@ -8,6 +8,7 @@ import {
   type OperationResponse,
 } from '@azure/cosmos';
 import type { Logger } from '../logging';
+import type { WriteMode } from '../messages/envelope';
 import { sleep as realSleep } from '../sleep';
 import type { AuditDocument } from './documents';
 import { CosmosThrottledError, CosmosWriteError, type FailedOperation } from './errors';
@@ -24,6 +25,8 @@ export interface ThrottleOptions {
 export const DEFAULT_THROTTLE: ThrottleOptions = { maxRounds: 6, maxWaitMs: 10_000, defaultWaitMs: 1_000 };
 
 export interface BulkUpsertOptions {
+  /** `create`: Create operations, and a 409 (the id is already stored) leaves that document as it is. */
+  write?: WriteMode;
   throttle?: Partial<ThrottleOptions>;
   logger: Logger;
   /** For logs: which batch these documents belong to. */
@@ -33,6 +36,8 @@ export interface BulkUpsertOptions {
 
 export interface BulkUpsertResult {
   written: number;
+  /** `create` only: documents Cosmos already held (409 Conflict), left untouched. */
+  alreadyStored: number;
   /** Documents Cosmos refused as too large (413): the caller stores them as blob + stub. */
   tooLarge: AuditDocument[];
   /** Operations re-sent after a 429. */
@@ -43,10 +48,13 @@ export interface BulkUpsertResult {
 const FAILURE_SAMPLE = 10;
 
 /**
- * Upserts documents with the SDK's bulk API and checks every operation's status: 2xx is stored; 429 is
- * re-sent (only those operations) after the service's retry-after, a bounded number of rounds; 413 is
- * handed back for the oversize path; anything else throws CosmosWriteError so the queue retries the
- * whole message — safe, because every operation is an upsert of a deterministic id and partition key.
+ * Upserts (or, with `write: 'create'`, creates) documents with the SDK's bulk API and checks every
+ * operation's status: 2xx is stored; in create mode 409 Conflict means the id and partition key are already
+ * stored and is counted, not an error (Cosmos DB answers a Create of an existing item with 409 per operation;
+ * bulk requests continue on error); 429 is re-sent (only those operations) after the service's retry-after,
+ * a bounded number of rounds; 413 is handed back for the oversize path; anything else throws
+ * CosmosWriteError so the queue retries the whole message — safe, because every operation writes a
+ * deterministic id and partition key, and a create that already happened comes back as 409.
  */
 export async function bulkUpsert(
   container: Container,
@@ -55,11 +63,19 @@ export async function bulkUpsert(
 ): Promise<BulkUpsertResult> {
   const throttle = { ...DEFAULT_THROTTLE, ...options.throttle };
   const wait = options.sleep ?? realSleep;
-  const result: BulkUpsertResult = { written: 0, tooLarge: [], throttledRetries: 0, requestCharge: 0 };
+  const create = options.write === 'create';
+  const verb = create ? 'create' : 'upsert';
+  const result: BulkUpsertResult = {
+    written: 0,
+    alreadyStored: 0,
+    tooLarge: [],
+    throttledRetries: 0,
+    requestCharge: 0,
+  };
   let pending = [...documents];
   for (let round = 0; pending.length > 0; round++) {
     const operations: OperationInput[] = pending.map((doc) => ({
-      operationType: BulkOperationType.Upsert,
+      operationType: create ? BulkOperationType.Create : BulkOperationType.Upsert,
       partitionKey: doc.pk,
       // Documents are JSON by construction (parsed from the batch, plus strings and numbers of ours).
       resourceBody: doc as unknown as JSONObject,
@@ -74,7 +90,7 @@ export async function bulkUpsert(
           : await container.items.executeBulkOperations(operations);
     } catch (e) {
       throw new CosmosWriteError(
-        `Bulk upsert of batch ${options.batchId} failed before any operation status came back: ${(e as Error).message}`,
+        `Bulk ${verb} of batch ${options.batchId} failed before any operation status came back: ${(e as Error).message}`,
         [],
         'CosmosWriteFailed',
         e,
@@ -91,6 +107,8 @@ export async function bulkUpsert(
       result.requestCharge += outcome?.response?.requestCharge ?? outcome?.error?.requestCharge ?? 0;
       if (typeof status === 'number' && status >= 200 && status < 300) {
         result.written++;
+      } else if (create && status === 409) {
+        result.alreadyStored++;
       } else if (status === 429) {
         throttled.push(doc);
         retryAfterMs = Math.max(retryAfterMs, retryAfterOf(outcome));
@@ -111,7 +129,7 @@ export async function bulkUpsert(
 
     if (failures.length > 0) {
       throw new CosmosWriteError(
-        `Bulk upsert of batch ${options.batchId}: ${failures.length} of ${pending.length} operations failed ` +
+        `Bulk ${verb} of batch ${options.batchId}: ${failures.length} of ${pending.length} operations failed ` +
           `(${countByStatus(failures)}); the message will be retried.`,
         failures.slice(0, FAILURE_SAMPLE),
       );
@@ -132,13 +150,13 @@ export async function bulkUpsert(
     }
     if (round + 1 >= throttle.maxRounds) {
       throw new CosmosThrottledError(
-        `Bulk upsert of batch ${options.batchId}: ${throttled.length} operations still throttled (429) after ` +
+        `Bulk ${verb} of batch ${options.batchId}: ${throttled.length} operations still throttled (429) after ` +
           `${throttle.maxRounds} rounds; the message will be retried.`,
         throttled.slice(0, FAILURE_SAMPLE).map((d) => ({ id: d.id, pk: d.pk, status: 429 })),
       );
     }
     const delay = Math.min(throttle.maxWaitMs, retryAfterMs > 0 ? retryAfterMs : throttle.defaultWaitMs);
-    options.logger.warn('Cosmos DB throttled part of a bulk upsert; retrying those operations', {
+    options.logger.warn(`Cosmos DB throttled part of a bulk ${verb}; retrying those operations`, {
       batchId: options.batchId,
       throttled: throttled.length,
       of: pending.length,

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { QueueClient } from '@azure/storage-queue';
 import { drainQueue } from '../../scripts/local/queueTrigger';
-import { RecordSender } from '../../shared/backfill/recordSender';
+import { RecordSender, RecordSenderFlushError } from '../../shared/backfill/recordSender';
 import type { AuditRecord, ContentType } from '../../shared/contentTypes';
 import { decodeEnvelope, unpackBatch, type Envelope } from '../../shared/messages/envelope';
 import { QueueBatchSink } from '../../shared/storage/batchSink';
@@ -107,6 +107,8 @@ describe('RecordSender', () => {
     for (const m of messages) {
       expect(m.envelope.tenantId).toBe(TENANT);
       expect(m.contentIds).toEqual(['import:audit.csv']);
+      // Create-only: the writer never overwrites what the live feed stored (test/backfill/liveWins).
+      expect(m.envelope.write).toBe('create');
     }
   });
 
@@ -130,6 +132,7 @@ describe('RecordSender', () => {
     expect(sender.stats.messages).toBeGreaterThan(4);
     expect(sender.stats.claimChecks).toBe(4);
     expect(messages.filter((m) => m.envelope.blob)).toHaveLength(4);
+    expect(messages.map((m) => m.envelope.write)).toEqual(messages.map(() => 'create'));
     expect(messages.flatMap((m) => m.records)).toEqual(records);
   });
 
@@ -176,5 +179,53 @@ describe('RecordSender', () => {
     const messages = await readQueue(queue);
     expect(messages.flatMap((m) => m.records)).toEqual([exchangeRecord(1), exchangeRecord(3)]);
     expect(sender.stats.records['Audit.Exchange']).toBe(2);
+  });
+
+  it('flushes every content type even when some fail, then throws naming each; the next flush sends the rest', async () => {
+    const queue = stack.storage.queues.getQueueClient(`backfill-${randomUUID().slice(0, 8)}`);
+    await queue.create();
+    // A claim-check container that does not exist yet: only content types needing a claim check fail.
+    const claimChecks = stack.storage.blobs.getContainerClient(`claims-${randomUUID().slice(0, 8)}`);
+    const sink = new QueueBatchSink(queue, claimChecks);
+    const sender = new RecordSender({ tenantId: TENANT, sink, source: 'graph:q-2', maxMessageBytes: 2048 });
+    // Random text does not compress: each of these needs a claim check at this limit.
+    const big = (i: number) => ({ ...sharePoint(i), Blob: randomBytes(3000).toString('base64') });
+    const general = { ...big(1), Workload: 'AzureActiveDirectory' };
+    // The failing types come first, so the old sequential flush would never have reached Exchange.
+    const sp = big(0);
+    await sender.add(sp, 'Audit.SharePoint');
+    await sender.add(general, 'Audit.General');
+    const exchange = Array.from({ length: 5 }, (_, i) => exchangeRecord(i));
+    for (const r of exchange) await sender.add(r, 'Audit.Exchange');
+
+    const failure = sender.flush();
+    await expect(failure).rejects.toBeInstanceOf(RecordSenderFlushError);
+    const error = (await failure.catch((e: unknown) => e)) as RecordSenderFlushError;
+    expect(error.code).toBe('RecordSenderFlushFailed');
+    expect(error.failures.map((f) => f.contentType)).toEqual(['Audit.SharePoint', 'Audit.General']);
+    expect(error.message).toMatch(
+      /^Sending pending records failed for 2 content types: ContainerNotFound: The specified container does not exist\. \(Audit\.SharePoint, Audit\.General\)\. /,
+    );
+    expect(error.cause).toBe(error.failures[0]!.error);
+    // Exchange went out; the two that failed are still pending.
+    expect(sender.pendingRecords).toBe(2);
+    expect((await readQueue(queue)).flatMap((m) => m.records)).toEqual(exchange);
+
+    // One type failing alone throws its own error, unwrapped, after the others were sent.
+    const solo = new RecordSender({ tenantId: TENANT, sink, source: 'graph:q-3', maxMessageBytes: 2048 });
+    await solo.add(big(2), 'Audit.SharePoint');
+    await solo.add(exchangeRecord(9), 'Audit.Exchange');
+    const single = solo.flush();
+    await expect(single).rejects.not.toBeInstanceOf(RecordSenderFlushError);
+    await expect(single).rejects.toMatchObject({ statusCode: 404 });
+    expect(solo.pendingRecords).toBe(1);
+    expect((await readQueue(queue)).flatMap((m) => m.records)).toEqual([exchangeRecord(9)]);
+
+    await claimChecks.create();
+    await sender.flush();
+    expect(sender.pendingRecords).toBe(0);
+    const rest = await readQueue(queue);
+    expect(rest.flatMap((m) => m.records)).toEqual(expect.arrayContaining([sp, general]));
+    expect(rest.filter((m) => m.envelope.blob)).toHaveLength(2);
   });
 });

@@ -167,6 +167,42 @@ describe.each<Compression>(['br', 'gzip'])('Batcher (%s)', (compression) => {
     expect(sink.unpack().records).toEqual([before, huge, after]);
   });
 
+  it.each([
+    ['create', 'create'],
+    ['default (upsert)', undefined],
+  ] as const)(
+    'write mode %s: every message and claim check carries it; the default leaves the field out',
+    async (_name, write) => {
+      const sink = new RecordingSink();
+      const batcher = new Batcher({
+        tenantId: 't1',
+        contentType: 'Audit.Exchange',
+        sink,
+        compression,
+        maxMessageBytes: 4096,
+        ...(write ? { write } : {}),
+      });
+      const rng = new Rng('write-mode');
+      const huge = {
+        Id: 'huge',
+        CreationTime: '2026-11-20T10:00:00',
+        Blob: randomBytes(8000).toString('base64'),
+      };
+      const records = [...Array.from({ length: 60 }, (_, i) => realisticRecord(rng, i)), huge];
+      for (const r of records) await batcher.add(r, 'c');
+      await batcher.flush();
+
+      expect(sink.messages.length).toBeGreaterThan(2);
+      expect(batcher.stats.claimChecks).toBe(1);
+      for (const text of sink.messages) {
+        expect(Buffer.byteLength(text)).toBeLessThanOrEqual(4096);
+        expect((JSON.parse(text) as { write?: unknown }).write).toBe(write);
+        expect(decodeEnvelope(text).write).toBe(write);
+      }
+      expect(sink.unpack().records).toEqual(records);
+    },
+  );
+
   it('splits a batch that turns out over the limit instead of sending it, and loses nothing', async () => {
     const rng = new Rng('overshoot');
     const sink = new RecordingSink();

@@ -150,6 +150,52 @@ describe('the current writer writes every frozen message', () => {
   );
 });
 
+describe('the optional write mode (added within envelope version 1)', () => {
+  const [, inline] = ALL.find(([, f]) => f.shape === 'inline' && f.envelopeVersion === ENVELOPE_VERSION)!;
+  const withWrite = (text: string, write: unknown) =>
+    JSON.stringify({ ...(JSON.parse(text) as object), write });
+
+  async function etags(runtime: ReturnType<WriterStack['runtime']>): Promise<string[]> {
+    const { resources } = await containerOf(stack, runtime)
+      .items.query<string>('SELECT VALUE c._etag FROM c ORDER BY c.id')
+      .fetchAll();
+    return resources;
+  }
+
+  it('absent (every frozen message, and old collectors) still upserts; `create` leaves stored documents as they are', async () => {
+    const logger = new RecordingLogger();
+    const runtime = stack.runtime({ container: `mode-${randomUUID().slice(0, 8)}` }, {}, logger);
+    expect(inline.messages).toHaveLength(1);
+    const [message] = inline.messages;
+    expect((JSON.parse(message!.text) as { write?: unknown }).write).toBeUndefined();
+    const delivery = (n: number) => ({ messageId: `mode-${n}`, dequeueCount: 1 });
+
+    await write(runtime, message!.text, delivery(1), logger);
+    const first = await etags(runtime);
+    const upserted = await write(runtime, message!.text, delivery(2), logger);
+    expect(upserted).toMatchObject({ written: inline.records.length, alreadyStored: 0 });
+    const second = await etags(runtime);
+    expect(second.every((etag, i) => etag !== first[i])).toBe(true);
+
+    const created = await write(runtime, withWrite(message!.text, 'create'), delivery(3), logger);
+    expect(created).toMatchObject({ written: 0, alreadyStored: inline.records.length });
+    expect(await etags(runtime)).toEqual(second);
+    await expectExactlyOnce(containerOf(stack, runtime), inline.records);
+    expect(logger.at('error')).toEqual([]);
+  });
+
+  it('an unknown mode is a bad message (it may come from a newer collector), and nothing is written', async () => {
+    const logger = new RecordingLogger();
+    const runtime = stack.runtime({}, {}, logger);
+    const text = withWrite(inline.messages[0]!.text, 'merge');
+    const failure = write(runtime, text, { messageId: 'mode-x', dequeueCount: 1 }, logger);
+    await expect(failure).rejects.toBeInstanceOf(BadMessageError);
+    await expect(failure).rejects.toThrow('Message envelope is missing or has invalid: write.');
+    await runtime.ensureResources();
+    expect(await countAll(containerOf(stack, runtime))).toBe(0);
+  });
+});
+
 describe('a message of a version this writer cannot read', () => {
   const [, sample] = ALL.find(([, f]) => f.shape === 'inline' && f.envelopeVersion === ENVELOPE_VERSION)!;
   const future = JSON.stringify({

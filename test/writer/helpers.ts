@@ -11,6 +11,7 @@ import {
 import type { AuditRecord, ContentType } from '../../shared/contentTypes';
 import type { Logger } from '../../shared/logging';
 import { Batcher } from '../../shared/messages/batcher';
+import type { WriteMode } from '../../shared/messages/envelope';
 import { Secret } from '../../shared/secret';
 import { QueueBatchSink } from '../../shared/storage/batchSink';
 import { CONTAINERS, createStorageClients, type StorageClients } from '../../shared/storage/clients';
@@ -126,11 +127,12 @@ export function exchangeRecord(i: number, extra: Record<string, unknown> = {}): 
 /**
  * Builds real queue messages with the collector's Batcher and QueueBatchSink into Azurite (claim checks
  * land in the `batches` container), then takes them off the queue and returns their texts in order.
+ * `write: 'create'` builds them as the backfill's RecordSender does.
  */
 export async function buildMessages(
   storage: StorageClients,
   records: AuditRecord[],
-  options: { contentType?: ContentType; maxMessageBytes?: number; tenantId?: string } = {},
+  options: { contentType?: ContentType; maxMessageBytes?: number; tenantId?: string; write?: WriteMode } = {},
 ): Promise<string[]> {
   const queue = storage.queues.getQueueClient(`build-${randomUUID().slice(0, 8)}`);
   const sink = new QueueBatchSink(queue, storage.blobs.getContainerClient(CONTAINERS.batches));
@@ -140,6 +142,7 @@ export async function buildMessages(
     contentType: options.contentType ?? 'Audit.Exchange',
     sink,
     ...(options.maxMessageBytes !== undefined ? { maxMessageBytes: options.maxMessageBytes } : {}),
+    ...(options.write ? { write: options.write } : {}),
   });
   for (const record of records) await batcher.add(record, 'content-1');
   await batcher.flush();

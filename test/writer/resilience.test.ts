@@ -3,6 +3,7 @@ import type { QueueClient } from '@azure/storage-queue';
 import { drainQueue, type QueueDelivery } from '../../scripts/local/queueTrigger';
 import { createCosmosClient } from '../../scripts/local/services';
 import { main as replayPoisonCli } from '../../scripts/replay-poison';
+import type { AuditRecord } from '../../shared/contentTypes';
 import { write } from '../../shared/handlers/write';
 import { CosmosThrottledError } from '../../shared/writer/errors';
 import { FailedMessageArchive } from '../../shared/writer/failedMessages';
@@ -39,10 +40,15 @@ beforeEach(() => {
 });
 
 /** A writer whose Cosmos traffic goes through the fault proxy; SDK retries optional, ours always on. */
-function proxiedRuntime(sdkThrottleRetries: number | undefined, logger: RecordingLogger): WriterRuntime {
+function proxiedRuntime(
+  sdkThrottleRetries: number | undefined,
+  logger: RecordingLogger,
+  options: { oversizeThresholdBytes?: number } = {},
+): WriterRuntime {
   return stack.runtime(
     {},
     {
+      ...options,
       cosmosClient: createCosmosClient(
         { endpoint: proxy.endpoint, key: stack.cosmos.key },
         sdkThrottleRetries === undefined
@@ -131,6 +137,108 @@ describe('Cosmos DB throttling', () => {
     expect(proxy.stats.requests.filter((r) => r.isBulk)).toHaveLength(4);
     expect(logger.at('error')[0]?.properties).toMatchObject({ messageId: 'hot', error: 'CosmosThrottled' });
     expect(await countAll(containerOf(stack, runtime))).toBe(0);
+  });
+});
+
+/** The one document holding this record, system fields included. */
+async function storedDocument(runtime: WriterRuntime, record: AuditRecord): Promise<Record<string, unknown>> {
+  const { resources } = await containerOf(stack, runtime)
+    .items.query<Record<string, unknown>>({
+      query: 'SELECT * FROM c WHERE c.Id = @id',
+      parameters: [{ name: '@id', value: record.Id as string }],
+    })
+    .fetchAll();
+  expect(resources).toHaveLength(1);
+  return resources[0]!;
+}
+
+describe('create-only batches (backfill, import) under faults', () => {
+  it('re-sends throttled Create operations; those already stored come back 409 and are counted, not failed', async () => {
+    const logger = new RecordingLogger();
+    const runtime = proxiedRuntime(0, logger);
+    const records = Array.from({ length: 8 }, (_, i) => exchangeRecord(500 + i));
+    const [live] = await buildMessages(stack.storage, records.slice(0, 4));
+    await write(runtime, live, { messageId: 'live', dequeueCount: 1 }, logger);
+    const before = await Promise.all(records.slice(0, 4).map((r) => storedDocument(runtime, r)));
+    const [backfill] = await buildMessages(stack.storage, records, { write: 'create' });
+    const seqBefore = proxy.stats.requests.filter((r) => r.isBulk).length;
+    // Every other operation throttled: stored and new ones alike go to the re-send (executeBulkOperations).
+    proxy.plan = (r) =>
+      r.isBulk && r.bulkSeq === seqBefore + 1
+        ? { kind: 'throttleOps', pick: (i) => i % 2 === 0, retryAfterMs: 10 }
+        : undefined;
+
+    const result = await write(runtime, backfill, { messageId: 'bf', dequeueCount: 1 }, logger);
+
+    expect(proxy.stats.throttledOps).toBe(4);
+    expect(result).toMatchObject({ written: 4, alreadyStored: 4, throttledRetries: 4 });
+    expect(await Promise.all(records.slice(0, 4).map((r) => storedDocument(runtime, r)))).toEqual(before);
+    await expectExactlyOnce(containerOf(stack, runtime), records);
+    expect(logger.at('error')).toEqual([]);
+  });
+
+  it('a Create the service applied but whose answer was lost comes back 409 on the re-send: no failure', async () => {
+    const logger = new RecordingLogger();
+    const runtime = proxiedRuntime(0, logger);
+    await runtime.ensureResources();
+    const records = Array.from({ length: 5 }, (_, i) => exchangeRecord(520 + i));
+    const [message] = await buildMessages(stack.storage, records, { write: 'create' });
+    proxy.plan = (r) => (r.isBulk && r.bulkSeq === 1 ? { kind: 'forwardThenReset' } : undefined);
+
+    const result = await write(runtime, message, { messageId: 'lost', dequeueCount: 1 }, logger);
+
+    expect(proxy.stats.forwardedThenReset).toBe(1);
+    // This message created them; the re-send cannot tell, so they count as already stored.
+    expect(result).toMatchObject({ written: 0, alreadyStored: 5 });
+    await expectExactlyOnce(containerOf(stack, runtime), records);
+    expect(logger.at('error')).toEqual([]);
+  });
+
+  it('a Create refused as too large (413) whose document is already stored is left as it is, no blob saved', async () => {
+    const logger = new RecordingLogger();
+    const runtime = proxiedRuntime(0, logger);
+    const records = [exchangeRecord(540), exchangeRecord(541)];
+    const [live] = await buildMessages(stack.storage, records);
+    await write(runtime, live, { messageId: 'live', dequeueCount: 1 }, logger);
+    const before = await storedDocument(runtime, records[1]!);
+    const [backfill] = await buildMessages(stack.storage, records, { write: 'create' });
+    const seqBefore = proxy.stats.requests.filter((r) => r.isBulk).length;
+    proxy.plan = (r) =>
+      r.isBulk && r.bulkSeq === seqBefore + 1
+        ? { kind: 'refuseOps', pick: (i) => i === 1, status: 413, message: 'Request size is too large' }
+        : undefined;
+
+    const result = await write(runtime, backfill, { messageId: 'bf413', dequeueCount: 1 }, logger);
+
+    expect(proxy.stats.refusedOps).toBe(1);
+    expect(result).toMatchObject({ written: 0, alreadyStored: 2, oversize: 0 });
+    expect(await storedDocument(runtime, records[1]!)).toEqual(before);
+    expect(logger.lines.map((l) => l.message)).not.toContain(
+      'Record too large for a Cosmos DB item; stored whole in a blob',
+    );
+  });
+
+  it('an oversize stub whose document appeared after the check is not overwritten and counts as already stored', async () => {
+    const logger = new RecordingLogger();
+    const runtime = proxiedRuntime(0, logger, { oversizeThresholdBytes: 20_000 });
+    const live = exchangeRecord(560, { Payload: 'L'.repeat(30_000) });
+    const [liveMessage] = await buildMessages(stack.storage, [live]);
+    await write(runtime, liveMessage, { messageId: 'live', dequeueCount: 1 }, logger);
+    const stub = await storedDocument(runtime, live);
+    expect(stub.oversizeBlob).toBeDefined();
+    const [backfill] = await buildMessages(stack.storage, [{ ...live, Payload: 'G'.repeat(30_000) }], {
+      write: 'create',
+    });
+    // The writer's point read finds nothing, as when the live writer stores the stub just after it.
+    proxy.plan = (r) =>
+      r.method === 'GET' && /\/docs\/[^/]+$/.test(r.path) ? { kind: 'status', status: 404 } : undefined;
+
+    const result = await write(runtime, backfill, { messageId: 'race', dequeueCount: 1 }, logger);
+
+    expect(proxy.stats.statuses).toBe(1);
+    expect(result).toMatchObject({ written: 0, alreadyStored: 1 });
+    expect(await storedDocument(runtime, live)).toEqual(stub);
+    expect(logger.at('error')).toEqual([]);
   });
 });
 
