@@ -6,6 +6,7 @@ import {
   ApiTransport,
   describeBody,
   describeRequest,
+  readFailure,
   type Checked,
   type DetailsOf,
 } from '../http/apiTransport';
@@ -221,13 +222,7 @@ export class GraphAuditClient implements AuditLogQueryApi {
     body: unknown,
     details: DetailsOf,
   ): GraphAuditError {
-    const { status } = response;
-    const { request, requestId } = details(false);
-    const { code, message } = readGraphError(body);
-    const codeDetail = code !== undefined ? { serviceCode: code } : {};
-    const text =
-      `${request} failed: HTTP ${status}${code ? ` ${code}` : ''}: ${message ?? describeBody(response.data)}` +
-      (requestId ? ` (request-id ${requestId})` : '');
+    const { status, message, codeDetail, text } = readFailure(response, body, details);
     const retryAfter = this.transport.retryAfter(response);
     if (status === 429 || (status === 503 && retryAfter !== undefined)) {
       return new GraphThrottledError(text, details(true, codeDetail), retryAfter);
@@ -307,13 +302,4 @@ function checkRecordPage(body: unknown): Checked<AuditLogRecordPage> {
 function numberOf(v: unknown): number | undefined {
   const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
   return Number.isFinite(n) ? n : undefined;
-}
-
-function readGraphError(body: unknown): { code?: string; message?: string } {
-  if (!isObject(body) || !isObject(body.error)) return {};
-  const { code, message } = body.error;
-  return {
-    ...(typeof code === 'string' ? { code } : {}),
-    ...(typeof message === 'string' ? { message } : {}),
-  };
 }

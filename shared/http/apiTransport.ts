@@ -298,6 +298,38 @@ export class ApiTransport {
   }
 }
 
+/** A non-2xx answer: the service's error code and message, and the error text that names them. */
+export interface Failure {
+  status: number;
+  code?: string;
+  message?: string;
+  /** `serviceCode` for the error's details, when the body named one. */
+  codeDetail: Partial<ApiRequestErrorDetails>;
+  text: string;
+}
+
+/** Reads an error answer: `{"error":{"code":…,"message":…}}` (both APIs use it), else the body itself. */
+export function readFailure(response: AxiosResponse<string>, body: unknown, details: DetailsOf): Failure {
+  const { request, requestId } = details(false);
+  const error = isObject(body) && isObject(body.error) ? body.error : {};
+  const code = typeof error.code === 'string' ? error.code : undefined;
+  const message = typeof error.message === 'string' ? error.message : undefined;
+  const text =
+    `${request} failed: HTTP ${response.status}${code ? ` ${code}` : ''}: ${message ?? describeBody(response.data)}` +
+    (requestId ? ` (request-id ${requestId})` : '');
+  return {
+    status: response.status,
+    ...(code !== undefined ? { code } : {}),
+    ...(message !== undefined ? { message } : {}),
+    codeDetail: code !== undefined ? { serviceCode: code } : {},
+    text,
+  };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
 /** "METHOD /path?query", or with `redact` the query string left out (skip tokens stay out of messages). */
 export function describeRequest(method: string, url: URL, redact: boolean): string {
   return `${method} ${url.pathname}${redact ? (url.search ? '?…' : '') : url.search}`;

@@ -12,9 +12,9 @@ import {
 } from '../errors';
 import {
   ApiTransport,
-  describeBody,
   describeRequest,
   headerValue,
+  readFailure,
   type Checked,
   type DetailsOf,
 } from '../http/apiTransport';
@@ -27,7 +27,6 @@ import {
   checkContentList,
   checkSubscription,
   checkSubscriptionList,
-  readServiceError,
   type SubscriptionState,
 } from './responses';
 import type { RetryOptions } from './retryPolicy';
@@ -414,13 +413,8 @@ export class ManagementActivityClient {
     body: unknown,
     details: DetailsOf,
   ): ManagementApiError {
-    const { status } = response;
-    const { request, requestId } = details(false);
-    const { code, message } = readServiceError(body);
-    const codeDetail = code !== undefined ? { serviceCode: code } : {};
-    const text =
-      `${request} failed: HTTP ${status}${code ? ` ${code}` : ''}: ${message ?? describeBody(response.data)}` +
-      (requestId ? ` (request-id ${requestId})` : '');
+    const { status, code, codeDetail, text } = readFailure(response, body, details);
+    const { request } = details(false);
 
     if (status === 429 || code === 'AF429') {
       return new ThrottledError(text, details(true, codeDetail), this.transport.retryAfter(response));

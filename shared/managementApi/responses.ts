@@ -66,15 +66,3 @@ export function checkContentList(body: unknown, contentType: ContentType): Check
     })),
   );
 }
-
-/** Reads the service's error body `{"error":{"code":"AF…","message":"…"}}`; tolerant of other shapes. */
-export function readServiceError(body: unknown): { code?: string; message?: string } {
-  if (isObject(body) && isObject(body.error)) {
-    const { code, message } = body.error;
-    return {
-      ...(typeof code === 'string' ? { code } : {}),
-      ...(typeof message === 'string' ? { message } : {}),
-    };
-  }
-  return {};
-}
