@@ -40,8 +40,9 @@ import {
  * The backfill engine (docs/backfill.md): for each window of the range, create a Graph audit log query,
  * keep its id, poll it with back-off, page its `/records`, map each record to the Management API record
  * the live feed stores, keep the requested content types, send them through the live feed's queue and
- * writer, flush, and only then save the page's nextLink and counts. A crash between any two steps
- * therefore re-sends at most one page (the writer's upserts make that harmless) and loses nothing.
+ * writer, and every few pages flush and only then save the nextLink and counts. A crash between any two
+ * steps therefore re-sends at most the pages since the last save — harmless, since the writer creates
+ * backfilled documents only once (create-only: the live feed's document is never replaced) — and loses nothing.
  */
 
 /** Where a run may be interrupted; tests crash at a chosen step to prove the resume. */
@@ -597,7 +598,7 @@ export class BackfillRun {
           if (!query) break;
           this.stats.queriesCreated++;
           await this.step('query-created', { window: w, queryId: query.id });
-          // A new query starts the window over: its earlier pages may be read again (upserts).
+          // A new query starts the window over: its earlier pages may be read again (create-only).
           Object.assign(w, {
             state: 'created',
             queryId: query.id,

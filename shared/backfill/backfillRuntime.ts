@@ -10,6 +10,9 @@ import { RejectedRecordStore } from '../writer/rejectedRecords';
 import type { BackfillRunOptions } from './backfillRun';
 import { BackfillProgressStore } from './progressStore';
 
+/** Throttle waits inside one Graph call, at most (the engine's open claim is renewed between calls). */
+const MAX_CLIENT_THROTTLE_WAIT_MS = 60_000;
+
 /**
  * Composition root of the backfill (CLI and function alike): the progress store beside the watermarks, the
  * live feed's batch queue and claim checks (so the writer stores what the backfill sends), its rejected
@@ -37,7 +40,8 @@ export class BackfillRuntime implements BackfillDeps {
     this.api = graphAuditClientFromConfig(
       config,
       new ManagementCredentials(config.auth, config.endpoints),
-      client,
+      // Throttling is waited out by the engine, in pieces that renew its claim; one client call waits a minute at most.
+      { ...client, retry: { maxThrottleWaitMs: MAX_CLIENT_THROTTLE_WAIT_MS, ...client.retry } },
     );
     this.storage = storage ?? createStorageClients(config.storage);
     this.store = new BackfillProgressStore(this.storage.blobs.getContainerClient(CONTAINERS.watermarks));

@@ -12,7 +12,8 @@ import { RecordSender } from './recordSender';
 /**
  * An audit search export (docs/backfill-reference.md §4) into the live feed's batch queue: each row's
  * AuditData mapped (recordMapping.ts) and sent (recordSender.ts), so the existing writer stores it as the
- * document the live feed writes; importing the same file again upserts the same documents. A row that
+ * document the live feed writes, create-only: importing the same file again (or a row the live feed already
+ * stored) changes nothing. A row that
  * cannot be imported is handed to `onRejected` with its row, line and reason; none is dropped silently.
  */
 

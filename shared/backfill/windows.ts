@@ -82,7 +82,7 @@ export function halve(w: QueryWindow, floorMs = DEFAULT_FLOOR_MS): [QueryWindow,
 /**
  * Graph does not document whether filterStartDateTime/filterEndDateTime are inclusive
  * (docs/backfill-reference.md §1.2): each query starts this much before its window, so a record on a
- * boundary is read by both neighbours (the writer's upserts absorb it) rather than by neither.
+ * boundary is read by both neighbours (the writer stores it once) rather than by neither.
  */
 export const QUERY_OVERLAP_MS = 1000;
 

@@ -250,12 +250,16 @@ export class BatchWriter {
       oversize.map((m) =>
         this.limit(async () => {
           const d = m.document;
-          const pointer = await this.options.oversize.save(m.record, {
-            tenantId: d.tenantId,
-            contentType: d.contentType,
-            creationDay: d.creationDay,
-            documentId: d.id,
-          });
+          const pointer = await this.options.oversize.save(
+            m.record,
+            {
+              tenantId: d.tenantId,
+              contentType: d.contentType,
+              creationDay: d.creationDay,
+              documentId: d.id,
+            },
+            { ifAbsent: write === 'create' },
+          );
           stubs.set(m, oversizeStub(d, pointer));
           this.options.logger.warn('Record too large for a Cosmos DB item; stored whole in a blob', {
             id: d.id,

@@ -37,7 +37,7 @@ export interface BackfillStack {
     request: Partial<BackfillRunOptions['request']>,
     extra?: Partial<BackfillRunOptions>,
   ): Promise<BackfillSummary>;
-  /** Writes every message now on the batch queue through the real writer (the write handler). */
+  /** Writes every message now on the batch queue through the real writer; returns records written or already stored. */
   writeAll(writer: WriterRuntime): Promise<number>;
   /** Record Id → documents holding it, in the writer's container. */
   stored(writer: WriterRuntime): Promise<Map<string, number>>;
@@ -180,7 +180,8 @@ export async function startBackfillStack(
             { messageId: m.messageId, dequeueCount: 1 },
             silentLogger,
           );
-          written += r.written;
+          // Create-only: a record sent again counts as already stored, not written.
+          written += r.written + r.alreadyStored;
           await queue.deleteMessage(m.messageId, m.popReceipt);
         }
       }

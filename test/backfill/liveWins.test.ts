@@ -193,6 +193,30 @@ describe('backfilled records never overwrite what the live feed stored', () => {
     await expectExactlyOnce(container, [live, fresh]);
   });
 
+  it('keeps an oversize blob the live feed stored before its stub (a race, or a live writer that died between)', async () => {
+    const logger = new RecordingLogger();
+    const runtime = stack.runtime({}, { oversizeThresholdBytes: 20_000 }, logger);
+    const container = containerOf(stack, runtime);
+    const live = exchangeRecord(32, { Payload: 'L'.repeat(30_000), LiveOnly: 'management-activity-api' });
+    // Where the writer keeps this record whole: the live feed's copy is already there, its stub is not.
+    await writeAll(runtime, await buildMessages(stack.storage, [live]), logger, 'live');
+    const stub = await storedDocument(container, live);
+    const pointer = stub.oversizeBlob as { container: string; name: string };
+    await container.item(stub.id as string, stub.pk as string).delete();
+
+    const results = await writeAll(
+      runtime,
+      await backfillMessages([graphCopy(live, { Payload: 'G'.repeat(40_000) })]),
+      logger,
+      'backfill',
+    );
+    expect(total(results, 'written')).toBe(1);
+    // The stub now stored points at the live copy, which the backfill did not overwrite.
+    const created = await storedDocument(container, live);
+    expect(created.oversizeBlob).toMatchObject(pointer);
+    expect(await downloadJson(pointer)).toEqual(live);
+  });
+
   it('a live upsert after a backfill still replaces the document: the live record is authoritative', async () => {
     const logger = new RecordingLogger();
     const runtime = stack.runtime({}, {}, logger);
