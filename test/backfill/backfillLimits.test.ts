@@ -95,65 +95,50 @@ describe('window edges, broken windows, the hard stop, lastError', () => {
     expectExactlyOnce(stored, stack.truth(iso(from - 1000), iso(from + DAY)));
   });
 
-  it('reports one window failed when its nextLink is refused (400), and finishes the others', async () => {
-    const sim = stack.collector.sim;
-    const { from, to } = range(2);
+  it.each([
     // The first page passes; every later /records request of the first window is refused.
-    const fault = sim.faults.add({
-      route: 'graphRecords',
-      tenantId: TENANT,
-      after: 1,
-      times: 3,
-      action: { kind: 'error', status: 400, code: 'BadRequest', message: 'The $skiptoken is not valid.' },
-    });
-    const writer = stack.writer();
-    const s = await stack.backfill(
-      { from: iso(from), to: iso(to), windowMs: DAY },
-      { maxQueriesInFlight: 1 },
-    );
-    fault.remove();
-    expect(fault.hits).toBe(3);
-    expect(s).toMatchObject({ outcome: 'finished-with-problems', windows: { total: 2, failed: 1, done: 1 } });
-    expect(s.failedWindows[0]!.start).toBe(iso(from));
-    expect(s.failedWindows[0]!.reason).toMatch(/400.*3 queries tried/s);
-    expect(s.run.queriesCreated).toBe(4);
-    await stack.writeAll(writer);
-    const stored = await stack.stored(writer);
-    const second = stack.truth(iso(from + DAY - 1000), iso(to));
-    expect([...second].every((id) => stored.get(id) === 1)).toBe(true);
-    expect([...stored.values()].every((n) => n === 1)).toBe(true);
-  });
+    ['its nextLink is refused (400)', 'graphRecords', 1, 'The skiptoken is not valid.', 4],
+    ['the service refuses to create its query (400)', 'graphQueries', 0, 'Invalid filter.', 1],
+  ] as const)(
+    'reports one window failed when %s, finishes the others, and a later run completes it',
+    async (_, route, after, message, created) => {
+      const sim = stack.collector.sim;
+      const { from, to } = range(2);
+      const fault = sim.faults.add({
+        route,
+        tenantId: TENANT,
+        after,
+        times: 3,
+        action: { kind: 'error', status: 400, code: 'BadRequest', message },
+      });
+      const writer = stack.writer();
+      const s = await stack.backfill(
+        { from: iso(from), to: iso(to), windowMs: DAY },
+        { maxQueriesInFlight: 1 },
+      );
+      fault.remove();
+      expect(fault.hits).toBe(3);
+      expect(s).toMatchObject({
+        outcome: 'finished-with-problems',
+        windows: { total: 2, failed: 1, done: 1 },
+      });
+      expect(s.failedWindows[0]!.start).toBe(iso(from));
+      expect(s.failedWindows[0]!.reason).toContain(message);
+      expect(s.failedWindows[0]!.reason).toMatch(/3 queries tried/);
+      expect(s.run.queriesCreated).toBe(created);
+      await stack.writeAll(writer);
+      const stored = await stack.stored(writer);
+      const second = stack.truth(iso(from + DAY - 1000), iso(to));
+      expect([...second].every((id) => stored.get(id) === 1)).toBe(true);
+      expect([...stored.values()].every((n) => n === 1)).toBe(true);
 
-  it('reports one window failed when the service refuses to create its query (400), and finishes the others', async () => {
-    const sim = stack.collector.sim;
-    const { from, to } = range(2);
-    const fault = sim.faults.add({
-      route: 'graphQueries',
-      tenantId: TENANT,
-      times: 3,
-      action: { kind: 'error', status: 400, code: 'BadRequest', message: 'Invalid filter.' },
-    });
-    const writer = stack.writer();
-    const s = await stack.backfill(
-      { from: iso(from), to: iso(to), windowMs: DAY },
-      { maxQueriesInFlight: 1 },
-    );
-    fault.remove();
-    expect(fault.hits).toBe(3);
-    expect(s).toMatchObject({ outcome: 'finished-with-problems', windows: { total: 2, failed: 1, done: 1 } });
-    expect(s.failedWindows[0]).toMatchObject({ start: iso(from) });
-    expect(s.failedWindows[0]!.reason).toMatch(/Invalid filter.*3 queries tried/s);
-    expect(s.run.queriesCreated).toBe(1);
-    await stack.writeAll(writer);
-    const stored = await stack.stored(writer);
-    expectExactlyOnce(stored, stack.truth(iso(from + DAY - 1000), iso(to)));
-
-    // A later run tries the failed window again and completes the backfill.
-    const again = await stack.backfill({ from: iso(from), to: iso(to), windowMs: DAY });
-    expect(again).toMatchObject({ outcome: 'complete', windows: { total: 2, done: 2 } });
-    await stack.writeAll(writer);
-    expectExactlyOnce(await stack.stored(writer), stack.truth(iso(from - 1000), iso(to)));
-  });
+      // A later run tries the failed window again and completes the backfill.
+      const again = await stack.backfill({ from: iso(from), to: iso(to), windowMs: DAY });
+      expect(again).toMatchObject({ outcome: 'complete', windows: { total: 2, done: 2 } });
+      await stack.writeAll(writer);
+      expectExactlyOnce(await stack.stored(writer), stack.truth(iso(from - 1000), iso(to)));
+    },
+  );
 
   it.each([
     [
