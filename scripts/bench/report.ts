@@ -29,6 +29,8 @@ export interface WriterRun {
   messages: number;
   records: number;
   written: number;
+  /** Create-only records (backfill) whose document was already there. */
+  alreadyStored: number;
   duplicates: number;
   encodedBytes: number;
   compressedBytes: number;

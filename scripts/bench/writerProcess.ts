@@ -22,6 +22,8 @@ interface Totals {
   messages: number;
   records: number;
   written: number;
+  /** Create-only records (backfill) whose document was already there. */
+  alreadyStored: number;
   duplicates: number;
   oversize: number;
   rejected: number;
@@ -60,6 +62,7 @@ async function main(): Promise<void> {
     messages: 0,
     records: 0,
     written: 0,
+    alreadyStored: 0,
     duplicates: 0,
     oversize: 0,
     rejected: 0,
@@ -89,6 +92,7 @@ async function main(): Promise<void> {
     }
     t.records += result.records;
     t.written += result.written;
+    t.alreadyStored += result.alreadyStored;
     t.duplicates += result.duplicates;
     t.oversize += result.oversize;
     t.rejected += result.rejected;

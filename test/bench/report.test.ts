@@ -37,6 +37,7 @@ const writer = {
   messages: 600,
   records: 100_000,
   written: 99_000,
+  alreadyStored: 0,
   duplicates: 1_000,
   encodedBytes: 600 * 60_000,
   compressedBytes: 600 * 45_000,
