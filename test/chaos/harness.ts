@@ -3,7 +3,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CosmosClient } from '@azure/cosmos';
-import { startSimulator, type Simulator } from '../../scripts/simulator';
+import {
+  DEFAULT_RANDOM_ACTIONS,
+  startSimulator,
+  type FaultAction,
+  type Simulator,
+} from '../../scripts/simulator';
 import type { TruthRecord } from '../../scripts/simulator/truth';
 import { Rng } from '../../scripts/simulator/rng';
 import { drainQueue, type DrainResult } from '../../scripts/local/queueTrigger';
@@ -39,6 +44,19 @@ import { CosmosFaultProxy } from '../writer/cosmosFaultProxy';
  * own — duplicate and late task deliveries, workers dying mid-task (the claim stays running until it
  * expires), lost task messages (sent again as the same task two intervals later) and two planners at once.
  */
+
+/**
+ * The simulator's random API faults, every kind of them, with their waits cut short: a 429 asks for a
+ * 50 ms Retry-After (the client still waits what the answer says) and a slow answer is 50 ms late, not
+ * 1 s and 200 ms. The schedule is about what fails; at 25 schedules the long waits cost minutes.
+ */
+const API_FAULTS: FaultAction[] = DEFAULT_RANDOM_ACTIONS.map((a) =>
+  a.kind === 'throttle' && a.retryAfterSeconds !== undefined
+    ? { ...a, retryAfterSeconds: 0.05 }
+    : a.kind === 'delay'
+      ? { ...a, ms: 50 }
+      : a,
+);
 
 const NOW = Date.parse('2026-11-20T12:00:00Z');
 const MINUTE = 60_000;
@@ -263,7 +281,7 @@ export async function runSchedule(services: ChaosServices, seed: number): Promis
   const poison = writer.storage.queues.getQueueClient(`${queueName}-poison`);
 
   // API faults, from the simulator's seeded randomizer; some blobs expire before they are fetched.
-  sim.faults.randomize({ seed: `api-${seed}`, rate: rng.pick([0.01, 0.03, 0.06]) });
+  sim.faults.randomize({ seed: `api-${seed}`, rate: rng.pick([0.01, 0.03, 0.06]), actions: API_FAULTS });
   const expiredBlobs: string[] = [];
   if (rng.chance(0.3)) {
     const victim = rng.pick(sim.truth.blobs({ listableBy: new Date(NOW), notExpiredAt: new Date(NOW) }));
@@ -374,7 +392,9 @@ export async function runSchedule(services: ChaosServices, seed: number): Promis
         batchSize: workerBatch,
         visibilityTimeoutSeconds: 0,
         maxDequeueCount: 5,
-        pollIntervalMs: 20,
+        // While other workers hold the last tasks, an idle worker polls: at 20 ms the polls cost Azurite
+        // about as much as the tasks did.
+        pollIntervalMs: 100,
         timeoutMs: 120_000,
         stopped: () => worker.dead,
         handler: async (m) => {
@@ -512,8 +532,11 @@ export async function runSchedule(services: ChaosServices, seed: number): Promis
       const drained = await drainQueue({
         queue,
         poisonQueue: poison,
-        // More than host.json's 8 at once: each bulk call costs the SDK's fixed 1 s, and the rounds add up.
+        // More than host.json's 8 at once, and the next batch fetched while the last ones run (the host's
+        // newBatchThreshold): a batch re-sent after a Cosmos fault waits the SDK's fixed 1 s, and a round
+        // waiting for its slowest message adds up.
         batchSize: 32,
+        newBatchThreshold: 32,
         visibilityTimeoutSeconds: 0,
         maxDequeueCount: 5,
         timeoutMs: 120_000,
