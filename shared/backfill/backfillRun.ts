@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import pLimit from 'p-limit';
 import type { ContentType } from '../contentTypes';
 import { AuditfeedError, redactQuery, UntrustedUrlError } from '../errors';
 import {
@@ -11,7 +12,7 @@ import type { AuditLogQueryApi } from '../graphAudit/types';
 import type { Logger } from '../logging';
 import { RecordNotSerialisableError, RecordTooLargeError, type BatchSink } from '../messages/batcher';
 import { sleep as realSleep } from '../sleep';
-import type { RejectedRecord, RejectedRecordStore } from '../writer/rejectedRecords';
+import { keepable, type RejectedRecord, type RejectedRecordStore } from '../writer/rejectedRecords';
 import { fromAuditLogRecord } from './recordMapping';
 import { RecordSender } from './recordSender';
 import {
@@ -264,7 +265,7 @@ function endsRun(e: unknown): boolean {
  */
 function brokenWindowReason(e: unknown, queryId: string | undefined): string | undefined {
   if (endsRun(e) || isThrottled(e)) return undefined;
-  if (statusOf(e) === 404) return `query ${queryId ?? '?'} no longer exists (404)`;
+  if (statusOf(e) === 404 && queryId !== undefined) return `query ${queryId} no longer exists (404)`;
   if (
     e instanceof UntrustedUrlError ||
     e instanceof RepeatedNextLinkError ||
@@ -305,6 +306,9 @@ export class BackfillRun {
   private readonly seenLinks = new Map<string, Set<string>>();
   /** Per window: pages read and sent since its last save (counted into the window at the next save). */
   private readonly unsaved = new Map<WindowProgress, UnsavedPages>();
+  /** Creates refused in a row (any window): when all are, the cause is not one window's. */
+  private createRefusals = 0;
+  private readonly keepLimit = pLimit(8);
   private readonly stats = {
     records: 0,
     sent: {} as Partial<Record<ContentType, number>>,
@@ -583,19 +587,20 @@ export class BackfillRun {
             return;
           }
           this.checkBudget();
-          // Counted as an attempt first: a create the service refuses for this window (a 400 on its filter)
-          // is tried a bounded number of times, then the window fails and the others go on.
-          w.queries++;
-          const query = await this.perWindow(w, () =>
-            this.call(() =>
+          let query: Awaited<ReturnType<AuditLogQueryApi['createQuery']>>;
+          try {
+            query = await this.call(() =>
               api.createQuery(
                 tenantId,
                 { displayName: queryDisplayName(w), ...queryFilter(w) },
                 this.callOptions(),
               ),
-            ),
-          );
-          if (!query) break;
+            );
+          } catch (e) {
+            await this.createRefused(w, e);
+            break;
+          }
+          this.createRefusals = 0;
           this.stats.queriesCreated++;
           await this.step('query-created', { window: w, queryId: query.id });
           // A new query starts the window over: its earlier pages may be read again (create-only).
@@ -603,6 +608,7 @@ export class BackfillRun {
             state: 'created',
             queryId: query.id,
             queryCreatedAt: this.now().toISOString(),
+            queries: w.queries + 1,
             pages: 0,
             records: 0,
           });
@@ -705,6 +711,23 @@ export class BackfillRun {
     if (!seen) this.seenLinks.set(queryId, (seen = new Set()));
     if (current !== undefined) seen.add(current);
     if (next !== undefined && seen.has(next)) throw new RepeatedNextLinkError(queryId, next);
+  }
+
+  /**
+   * A create that did not give a query. Stopping, throttling and errors no window gets past are not the
+   * window's: rethrown, and not counted as its attempt. A refusal of this window's query (a 400) is: the
+   * window is tried again a bounded number of times, then fails and the others go on — unless every create
+   * of the run is refused, which is no window's fault, and ends the run with the service's answer.
+   */
+  private async createRefused(w: WindowProgress, e: unknown): Promise<void> {
+    const reason = e instanceof StopRun ? undefined : brokenWindowReason(e, undefined);
+    if (reason === undefined) throw e;
+    // Refused, so no submission: it does not count against the daily budget.
+    this.progress.recentQueries.pop();
+    this.createRefusals++;
+    if (this.createRefusals >= 2 * (this.o.maxQueryAttempts ?? DEFAULTS.maxQueryAttempts)) throw e;
+    w.queries++;
+    await this.retryOrFail(w, `query create refused: ${reason}`);
   }
 
   private async retryOrFail(w: WindowProgress, reason: string): Promise<void> {
@@ -827,18 +850,16 @@ export class BackfillRun {
     queryId: string,
   ): Promise<void> {
     const wanted = new Set(this.progress.request.contentTypes);
-    let kept = 0;
-    let where: string | undefined;
-    const refuse = async (raw: unknown, reason: string, contentType?: ContentType): Promise<void> => {
+    // Kept a few at a time: a page of records Graph changed the shape of must not take minutes.
+    const keeping: Array<Promise<string>> = [];
+    const refuse = (raw: unknown, reason: string, contentType?: ContentType): void => {
       bump(u.refused, reason);
-      const blob = await this.keepRefused(raw, reason, queryId, contentType);
-      where ??= blob;
-      kept++;
+      keeping.push(this.keepLimit(() => this.keepRefused(raw, reason, queryId, contentType)));
     };
     for (const raw of records) {
       const mapped = fromAuditLogRecord(raw);
       if (!mapped.ok) {
-        await refuse(raw, mapped.reason);
+        refuse(raw, mapped.reason);
         continue;
       }
       for (const warning of mapped.warnings ?? []) bump(this.stats.warnings, warning);
@@ -853,23 +874,25 @@ export class BackfillRun {
         // Refused by the batcher (too large, not serialisable): the sender is unchanged, go on.
         // One reason per kind (the messages carry per-record sizes), so the counts add up.
         if (e instanceof RecordTooLargeError)
-          await refuse(
+          refuse(
             raw,
             `record too large for a queue batch (over ${e.limitBytes} bytes of JSON)`,
             mapped.contentType,
           );
         else if (e instanceof RecordNotSerialisableError)
-          await refuse(raw, 'record cannot be serialised to JSON', mapped.contentType);
+          refuse(raw, 'record cannot be serialised to JSON', mapped.contentType);
         else throw e;
       }
     }
-    if (kept > 0)
+    // Before the page can be saved: a refused record is kept, or the page is read again.
+    const kept = await Promise.all(keeping);
+    if (kept.length > 0)
       this.o.logger.error('Backfill records refused: kept with the reason in the rejected container', {
         tenantId: this.progress.request.tenantId,
         window: `${w.start}/${w.end}`,
         queryId,
-        refused: kept,
-        firstKeptIn: where,
+        refused: kept.length,
+        firstKeptIn: kept[0],
       });
   }
 
@@ -883,14 +906,14 @@ export class BackfillRun {
     queryId: string,
     contentType: ContentType | undefined,
   ): Promise<string> {
-    const text = safeJson(raw);
+    const kept = keepable(raw, reason);
     const rejected: RejectedRecord = {
       tenantId: this.progress.request.tenantId,
       contentType: contentType ?? 'unknown',
-      batchId: `graph-${createHash('sha256').update(text).digest('hex').slice(0, 32)}`,
+      batchId: `graph-${createHash('sha256').update(kept.json).digest('hex').slice(0, 32)}`,
       index: 0,
-      reason,
-      record: raw,
+      reason: kept.reason,
+      record: kept.record,
       contentId: `graph:${queryId}`,
     };
     return this.o.rejects.save(rejected);
@@ -976,15 +999,6 @@ export class BackfillRun {
       },
       total: { records: c?.records ?? 0, sent: c?.sent ?? {}, refused: c?.refused ?? {} },
     };
-  }
-}
-
-/** The record as JSON text (for its blob name); a value JSON cannot carry is named by its description. */
-function safeJson(raw: unknown): string {
-  try {
-    return JSON.stringify(raw) ?? String(raw);
-  } catch {
-    return String(raw);
   }
 }
 

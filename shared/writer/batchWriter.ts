@@ -22,9 +22,8 @@ import {
   type AuditDocument,
 } from './documents';
 import { ClaimCheckMissingError, CosmosWriteError } from './errors';
-import { NATIVE_STRINGIFY_MAX_NESTING, nestingDepth, stringifyDeep } from './nesting';
 import type { OversizeStore } from './oversizeStore';
-import type { RejectedRecordStore } from './rejectedRecords';
+import { keepable, type RejectedRecordStore } from './rejectedRecords';
 
 /** How the queue delivered the message: for logs, and so a human can find it. */
 export interface Delivery {
@@ -308,19 +307,15 @@ export class BatchWriter {
     record: unknown,
     reason: string,
   ): Promise<void> {
-    // The store serialises with JSON.stringify, which overflows the stack on a record nested a few
-    // thousand levels deep and would fail the whole message: keep such a record as its JSON text.
-    const tooDeep = nestingDepth(record, NATIVE_STRINGIFY_MAX_NESTING) > NATIVE_STRINGIFY_MAX_NESTING;
-    const why = tooDeep
-      ? `${reason}; it nests over ${NATIVE_STRINGIFY_MAX_NESTING} levels, so "record" holds its JSON text`
-      : reason;
+    const kept = keepable(record, reason);
+    const why = kept.reason;
     const blob = await this.options.rejects.save({
       tenantId: envelope.tenantId,
       contentType: envelope.contentType,
       batchId: envelope.batchId,
       index,
       reason: why,
-      record: tooDeep ? stringifyDeep(record) : record,
+      record: kept.record,
     });
     const id = (record as { Id?: unknown } | null)?.Id;
     this.options.logger.error(`Record ${index} of batch ${envelope.batchId} rejected: ${why}`, {

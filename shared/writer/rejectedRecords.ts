@@ -1,6 +1,7 @@
 import type { BlobServiceClient, ContainerClient } from '@azure/storage-blob';
 import type { ContentType } from '../contentTypes';
 import { blobNameSegment } from './blobNames';
+import { NATIVE_STRINGIFY_MAX_NESTING, nestingDepth, stringifyDeep } from './nesting';
 
 /** Container for records the writer cannot store in Cosmos DB (no Id, no usable CreationTime). */
 export const REJECTED_CONTAINER = 'rejected';
@@ -17,6 +18,23 @@ export interface RejectedRecord {
   record: unknown;
   /** The content blob it came in, for records the collector refused. */
   contentId?: string;
+}
+
+/**
+ * A refused record in the form the store can keep, and its JSON text. JSON.stringify overflows the stack on
+ * a record nested a few thousand levels deep (JSON.parse accepts it), which would fail the whole message or
+ * page: such a record is kept as its JSON text, and the reason says so.
+ */
+export function keepable(record: unknown, reason: string): { record: unknown; reason: string; json: string } {
+  if (nestingDepth(record, NATIVE_STRINGIFY_MAX_NESTING) > NATIVE_STRINGIFY_MAX_NESTING) {
+    const json = stringifyDeep(record);
+    return {
+      record: json,
+      reason: `${reason}; it nests over ${NATIVE_STRINGIFY_MAX_NESTING} levels, so "record" holds its JSON text`,
+      json,
+    };
+  }
+  return { record, reason, json: JSON.stringify(record) ?? String(record) };
 }
 
 /**

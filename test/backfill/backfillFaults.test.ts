@@ -305,8 +305,9 @@ describe('record limit, throttling, gone queries, budget, races, the function', 
   it('keeps the records it refuses in the rejected container with their reason, once however often they are read', async () => {
     const sim = stack.collector.sim;
     const { from, to } = range(1);
-    // A record whose auditData is missing, one whose auditData is not JSON, one without an Id, and one
-    // too large for any queue batch (16 MiB of JSON): each is refused, and none stops the rest.
+    // A record whose auditData is missing, one whose auditData is not JSON, one without an Id, one too
+    // large for any queue batch (16 MiB of JSON), and two nested 20,000 levels deep (JSON.parse reads them,
+    // JSON.stringify overflows): each is refused, and none stops the rest.
     const wrapper = (n: number, auditData: unknown): Record<string, unknown> => ({
       id: `0000000${n}-bad0-4bad-8bad-00000000000${n}`,
       createdDateTime: from,
@@ -323,14 +324,21 @@ describe('record limit, throttling, gone queries, budget, races, the function', 
       Operation: 'Send',
       Padding: 'x'.repeat(16 * 1024 * 1024),
     };
-    const body = JSON.stringify({
-      value: [
-        wrapper(1, undefined),
-        wrapper(2, '{"Id": "truncated'),
-        wrapper(3, { CreationTime: from.slice(0, 19), RecordType: 2, Workload: 'Exchange' }),
-        wrapper(5, big),
-      ],
-    });
+    const deep = (n: number): string => {
+      const head = JSON.stringify({
+        ...wrapper(n, undefined),
+        auditData: { ...big, Id: `deep-${n}`, Padding: 0 },
+      });
+      // auditData.Padding becomes {"a":{"a":…1…}} 20,000 levels deep.
+      return head.replace('"Padding":0', `"Padding":${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}`);
+    };
+    const shallow = JSON.stringify([
+      wrapper(1, undefined),
+      wrapper(2, '{"Id": "truncated'),
+      wrapper(3, { CreationTime: from.slice(0, 19), RecordType: 2, Workload: 'Exchange' }),
+      wrapper(5, big),
+    ]);
+    const body = `{"value":${shallow.slice(0, -1)},${deep(6)},${deep(7)}]}`;
     const rejected = stack.runtime.storage.blobs.getContainerClient(REJECTED_CONTAINER);
     const blobsNow = async (): Promise<string[]> => {
       const names: string[] = [];
@@ -353,11 +361,11 @@ describe('record limit, throttling, gone queries, budget, races, the function', 
 
     const s = await runWithBadPage(['Audit.Exchange']);
     expect(s.outcome).toBe('complete');
-    expect(Object.values(s.run.refused).reduce((a, b) => a + b, 0)).toBe(4);
+    expect(Object.values(s.run.refused).reduce((a, b) => a + b, 0)).toBe(6);
     expect(Object.keys(s.run.refused).join('\n')).toMatch(/no auditData/);
     expect(Object.keys(s.run.refused).join('\n')).toMatch(/too large for a queue batch/);
     const kept = (await blobsNow()).filter((n) => !before.has(n));
-    expect(kept).toHaveLength(4);
+    expect(kept).toHaveLength(6);
     const docs = await Promise.all(
       kept.map(
         async (n) =>
@@ -365,7 +373,14 @@ describe('record limit, throttling, gone queries, budget, races, the function', 
       ),
     );
     // As received (the Graph record), with the reason, the query it came from and its content type if known.
-    const byId = new Map(docs.map((d) => [d.record.id, d]));
+    const byId = new Map(docs.filter((d) => typeof d.record === 'object').map((d) => [d.record.id, d]));
+    // Too deep to serialise: kept as JSON text, each under its own name.
+    const deepKept = docs.filter((d) => typeof d.record === 'string');
+    expect(deepKept.map((d) => (d.record as unknown as string).slice(0, 60)).sort()).toEqual(
+      [deep(6), deep(7)].map((t) => t.slice(0, 60)).sort(),
+    );
+    for (const d of deepKept)
+      expect(d.reason).toMatch(/nests over 1000 levels, so "record" holds its JSON text/);
     const noAuditData = byId.get(wrapper(1, undefined).id as string)!;
     expect(noAuditData).toMatchObject({ tenantId: TENANT, contentType: 'unknown' });
     expect(noAuditData.reason).toMatch(/no auditData/);
@@ -388,14 +403,14 @@ describe('record limit, throttling, gone queries, budget, races, the function', 
       lagWarningSeconds: 3600,
       now: sim.clock.now(),
     });
-    expect(status.backfills.find((b) => b.from === from && b.to === to)).toMatchObject({ refused: 4 });
+    expect(status.backfills.find((b) => b.from === from && b.to === to)).toMatchObject({ refused: 6 });
     expect(status.problems.join('\n')).toMatch(
-      new RegExp(`${from} to ${to} refused 4 record\\(s\\) .*kept with its reason in the rejected container`),
+      new RegExp(`${from} to ${to} refused 6 record\\(s\\) .*kept with its reason in the rejected container`),
     );
 
     // Read again by another backfill of the same day: the same blobs, no new ones.
     const again = await runWithBadPage(['Audit.Exchange', 'Audit.General']);
-    expect(Object.values(again.run.refused).reduce((a, b) => a + b, 0)).toBe(4);
+    expect(Object.values(again.run.refused).reduce((a, b) => a + b, 0)).toBe(6);
     expect((await blobsNow()).filter((n) => !before.has(n))).toEqual(kept);
   });
 

@@ -140,6 +140,70 @@ describe('window edges, broken windows, the hard stop, lastError', () => {
     },
   );
 
+  it('does not count a create stopped by throttling at the deadline, or failed by a 5xx, as one of the window’s queries', async () => {
+    const sim = stack.collector.sim;
+    const { from, to } = range(1);
+    const request = { from: iso(from), to: iso(to), windowMs: DAY };
+    // Three hours of Retry-After, far past each run's deadline: every run stops at it.
+    const throttled = sim.faults.add({
+      route: 'graphQueries',
+      tenantId: TENANT,
+      times: Infinity,
+      action: { kind: 'throttle', shape: '429', retryAfterSeconds: 3 * 3600 },
+    });
+    for (let run = 0; run < 4; run++) {
+      const s = await stack.backfill(request, { deadline: sim.clock.now().getTime() + 9 * 60_000 });
+      expect(s).toMatchObject({ outcome: 'stopped', stoppedBecause: 'deadline' });
+      sim.clock.advance(10 * 60_000);
+    }
+    throttled.remove();
+    // 5xx on every try of the client (AUDITFEED_MAX_RETRIES 3): the run fails, the window is not charged.
+    const outage = sim.faults.add({
+      route: 'graphQueries',
+      tenantId: TENANT,
+      times: 4,
+      action: { kind: 'error', status: 503 },
+    });
+    const failed = await stack.backfill(request);
+    outage.remove();
+    expect(failed).toMatchObject({ outcome: 'failed', stoppedBecause: 'error' });
+    const store = stack.runtime.store;
+    const { progress } = await store.load(
+      store.blobName({ ...request, tenantId: TENANT, contentTypes: ALL }),
+    );
+    expect(progress!.windows).toEqual([expect.objectContaining({ state: 'pending', queries: 0 })]);
+
+    const writer = stack.writer();
+    const done = await stack.backfill(request);
+    expect(done).toMatchObject({ outcome: 'complete', run: { queriesCreated: 1 } });
+    await stack.writeAll(writer);
+    expectExactlyOnce(await stack.stored(writer), stack.truth(iso(from - 1000), iso(to)));
+  });
+
+  it('ends the run when every create is refused, without spending the daily query budget', async () => {
+    const sim = stack.collector.sim;
+    const { from, to } = range(4);
+    const request = { from: iso(from), to: iso(to), windowMs: DAY };
+    const fault = sim.faults.add({
+      route: 'graphQueries',
+      tenantId: TENANT,
+      times: Infinity,
+      action: { kind: 'error', status: 400, code: 'BadRequest', message: 'Filter not supported.' },
+    });
+    const s = await stack.backfill(request, { maxQueriesInFlight: 1 });
+    fault.remove();
+    // Two windows' worth of refusals (3 each), then the run ends with the service's answer.
+    expect(fault.hits).toBe(6);
+    expect(s).toMatchObject({ outcome: 'failed', stoppedBecause: 'error' });
+    expect(s.error).toContain('Filter not supported.');
+    const store = stack.runtime.store;
+    const { progress } = await store.load(
+      store.blobName({ ...request, tenantId: TENANT, contentTypes: ALL }),
+    );
+    expect(progress!.recentQueries).toEqual([]);
+    expect(progress!.lastError!.message).toContain('Filter not supported.');
+  });
+
   it.each([
     [
       'repeats',
