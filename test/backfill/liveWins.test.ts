@@ -3,14 +3,12 @@
  * created, never upserted, so a document the live feed stored keeps its content, `_etag`, `_ts` (the TTL
  * clock) and produces no change-feed event; the live feed's own upserts still replace what a backfill stored.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Container } from '@azure/cosmos';
 import { RecordSender } from '../../shared/backfill/recordSender';
 import type { AuditRecord } from '../../shared/contentTypes';
 import { write, type WriteResult } from '../../shared/handlers/write';
 import { decodeEnvelope } from '../../shared/messages/envelope';
-import { QueueBatchSink } from '../../shared/storage/batchSink';
-import { CONTAINERS } from '../../shared/storage/clients';
 import type { WriterRuntime } from '../../shared/writerRuntime';
 import {
   buildMessages,
@@ -18,6 +16,7 @@ import {
   exchangeRecord,
   expectExactlyOnce,
   RecordingLogger,
+  sentMessages,
   startWriterStack,
   TENANT,
   type WriterStack,
@@ -35,29 +34,17 @@ afterAll(async () => {
 
 /** The message texts a RecordSender puts on a real queue for these records, taken off it in order. */
 async function backfillMessages(records: AuditRecord[], maxMessageBytes?: number): Promise<string[]> {
-  const queue = stack.storage.queues.getQueueClient(`live-wins-${randomUUID().slice(0, 8)}`);
-  const sink = new QueueBatchSink(queue, stack.storage.blobs.getContainerClient(CONTAINERS.batches));
-  await sink.ensureResources();
-  const sender = new RecordSender({
-    tenantId: TENANT,
-    sink,
-    source: 'graph:q-live-wins',
-    ...(maxMessageBytes ? { maxMessageBytes } : {}),
+  return sentMessages(stack.storage, async (sink) => {
+    const sender = new RecordSender({
+      tenantId: TENANT,
+      sink,
+      source: 'graph:q-live-wins',
+      ...(maxMessageBytes ? { maxMessageBytes } : {}),
+    });
+    for (const record of records) await sender.add(record, 'Audit.Exchange');
+    await sender.flush();
+    return sender.stats.messages;
   });
-  for (const record of records) await sender.add(record, 'Audit.Exchange');
-  await sender.flush();
-  const texts: string[] = [];
-  for (;;) {
-    const { receivedMessageItems } = await queue.receiveMessages({ numberOfMessages: 32 });
-    if (receivedMessageItems.length === 0) break;
-    for (const m of receivedMessageItems) {
-      texts.push(m.messageText);
-      await queue.deleteMessage(m.messageId, m.popReceipt);
-    }
-  }
-  await queue.delete();
-  expect(texts).toHaveLength(sender.stats.messages);
-  return texts;
 }
 
 /** Writes each message through the real write handler; returns the results, in order. */

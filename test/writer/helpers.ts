@@ -134,18 +134,32 @@ export async function buildMessages(
   records: AuditRecord[],
   options: { contentType?: ContentType; maxMessageBytes?: number; tenantId?: string; write?: WriteMode } = {},
 ): Promise<string[]> {
+  return sentMessages(storage, async (sink) => {
+    const batcher = new Batcher({
+      tenantId: options.tenantId ?? TENANT,
+      contentType: options.contentType ?? 'Audit.Exchange',
+      sink,
+      ...(options.maxMessageBytes !== undefined ? { maxMessageBytes: options.maxMessageBytes } : {}),
+      ...(options.write ? { write: options.write } : {}),
+    });
+    for (const record of records) await batcher.add(record, 'content-1');
+    await batcher.flush();
+    return batcher.stats.messages;
+  });
+}
+
+/**
+ * The message texts `send` puts on a fresh real queue through a QueueBatchSink (claim checks included),
+ * taken off it in order; `send` returns how many messages it sent, which must all be there.
+ */
+export async function sentMessages(
+  storage: StorageClients,
+  send: (sink: QueueBatchSink) => Promise<number>,
+): Promise<string[]> {
   const queue = storage.queues.getQueueClient(`build-${randomUUID().slice(0, 8)}`);
   const sink = new QueueBatchSink(queue, storage.blobs.getContainerClient(CONTAINERS.batches));
   await sink.ensureResources();
-  const batcher = new Batcher({
-    tenantId: options.tenantId ?? TENANT,
-    contentType: options.contentType ?? 'Audit.Exchange',
-    sink,
-    ...(options.maxMessageBytes !== undefined ? { maxMessageBytes: options.maxMessageBytes } : {}),
-    ...(options.write ? { write: options.write } : {}),
-  });
-  for (const record of records) await batcher.add(record, 'content-1');
-  await batcher.flush();
+  const sent = await send(sink);
   const texts: string[] = [];
   for (;;) {
     const { receivedMessageItems } = await queue.receiveMessages({ numberOfMessages: 32 });
@@ -156,7 +170,7 @@ export async function buildMessages(
     }
   }
   await queue.delete();
-  expect(texts).toHaveLength(batcher.stats.messages);
+  expect(texts).toHaveLength(sent);
   return texts;
 }
 
